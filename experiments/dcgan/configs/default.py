@@ -1,0 +1,82 @@
+"""DCGAN configs. Variants: tiny (CI smoke), cpu (= make demo: digits 32x32, a few minutes on 2 cores),
+cpu_shapes (shapes 32x32), paper (Radford et al. 2016 hyperparameters at 64x64).
+
+Usage: --config experiments/dcgan/configs/default.py:cpu
+"""
+
+import ml_collections
+
+
+def base() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+    c.num_steps = 2000
+    c.batch_size = 64                # global, over all devices and hosts
+    c.log_every = 50
+    c.checkpoint_every = 500
+    c.keep_checkpoints = 3
+    c.sample_every = 500
+    c.num_sample_images = 64         # size of the fixed-z sample grid
+
+    c.dataset = ml_collections.ConfigDict()
+    c.dataset.name = "digits"        # digits | shapes | tfds:<catalog name>
+    c.dataset.split = "train"
+    c.dataset.image_size = 32
+    c.dataset.channels = 1
+    c.dataset.random_flip = False    # digits are not mirror-symmetric
+    c.dataset.data_dir = ""          # '' = $GENVISION_DATA_DIR or ~/.cache/genvision_jax/tensorflow_datasets
+
+    c.model = ml_collections.ConfigDict()
+    c.model.latent_dim = 100
+    c.model.g_features = 64
+    c.model.d_features = 64
+
+    c.loss = "non_saturating"
+    c.ema_decay = 0.999
+    # Radford et al. 2016 §4: Adam, lr 2e-4, beta1 0.5.
+    c.g_optimizer = ml_collections.ConfigDict(dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999))
+    c.d_optimizer = ml_collections.ConfigDict(dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999))
+
+    c.eval = ml_collections.ConfigDict()
+    c.eval.fid = True                # needs a feature extractor for the dataset (digits 32x32)
+    c.eval.num_samples = 2000
+    c.eval.batch_size = 200
+    c.eval.real_split = "train"
+    return c
+
+
+def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
+    c = base()
+    if variant == "tiny":
+        c.num_steps = 6
+        c.batch_size = 16
+        c.dataset.image_size = 16
+        c.model.g_features = 8
+        c.model.d_features = 8
+        c.log_every = 2
+        c.checkpoint_every = 2
+        c.sample_every = 3
+        c.num_sample_images = 16
+        c.eval.fid = False
+    elif variant == "cpu":
+        pass
+    elif variant == "cpu_shapes":
+        c.dataset.name = "shapes"
+        c.dataset.channels = 3
+        c.dataset.random_flip = True
+        c.eval.fid = False            # no shapes feature extractor yet (metrics issue)
+    elif variant == "paper":
+        c.dataset.name = "shapes"
+        c.dataset.image_size = 64
+        c.dataset.channels = 3
+        c.dataset.random_flip = True
+        c.batch_size = 128            # paper: mini-batch 128
+        c.num_steps = 100_000
+        c.log_every = 100
+        c.checkpoint_every = 5000
+        c.sample_every = 5000
+        c.eval.fid = False
+    else:
+        raise ValueError(f"unknown DCGAN config variant {variant!r}; choose tiny, cpu, cpu_shapes or paper")
+    c.lock()
+    return c

@@ -1,0 +1,1 @@
+"""Losses shared across families; GAN objectives share one signature (see gan.py)."""

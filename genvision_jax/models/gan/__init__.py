@@ -1,0 +1,5 @@
+"""GAN architectures."""
+
+from genvision_jax.models.gan.dcgan import DCGANDiscriminator, DCGANGenerator
+
+__all__ = ["DCGANDiscriminator", "DCGANGenerator"]

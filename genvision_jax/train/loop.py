@@ -1,0 +1,75 @@
+"""Loop helpers: metric buffering without host syncs, and the NaN/Inf guard."""
+
+from typing import Any, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class NonFiniteError(FloatingPointError):
+    """A training quantity became NaN or Inf; names the step and the quantity."""
+
+    def __init__(self, step: int, name: str, value: float):
+        self.step, self.name, self.value = step, name, value
+        super().__init__(
+            f"non-finite {name} = {value} at step {step}; training stopped. The last checkpoint "
+            "saved before this step is intact; lower the learning rate or check the inputs, then re-run "
+            "with the same workdir to resume from it."
+        )
+
+
+class MetricBuffer:
+    """Holds each step's on-device metrics until the next log; then one `device_get` for all of them.
+
+    `flush()` checks every buffered step for NaN/Inf (so the error names the first bad step, not the
+    logging step) and returns the mean of each metric over the buffered steps.
+    """
+
+    def __init__(self):
+        self._steps: list[int] = []
+        self._metrics: list[Mapping[str, Any]] = []
+
+    def add(self, step: int, metrics: Mapping[str, Any]) -> None:
+        self._steps.append(int(step))
+        self._metrics.append(metrics)
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def flush(self) -> dict[str, float]:
+        if not self._steps:
+            return {}
+        fetched = jax.device_get(self._metrics)
+        steps = self._steps
+        self._steps, self._metrics = [], []
+        for step, metrics in zip(steps, fetched):
+            for name, value in metrics.items():
+                value = np.asarray(value)
+                if not np.all(np.isfinite(value)):
+                    raise NonFiniteError(step, name, float(value.ravel()[~np.isfinite(value.ravel())][0]))
+        return {k: float(np.mean([np.mean(m[k]) for m in fetched])) for k in fetched[0]}
+
+
+def is_due(step: int, every: int, last_step: int) -> bool:
+    """True at multiples of `every` (≥ 1) and at the final step."""
+    return step == last_step or (every > 0 and step % every == 0)
+
+
+def check_finite_tree(tree: Any, what: str, step: int) -> None:
+    """Check every float leaf of a pytree for NaN/Inf (reduced on device; only booleans come back).
+
+    Used before saving a checkpoint, so a checkpoint never holds non-finite state.
+    """
+    leaves = jax.tree_util.tree_leaves_with_path(tree)
+    floats = [(p, x) for p, x in leaves if jnp.issubdtype(jnp.result_type(x), jnp.floating)]
+    flags = jax.device_get(_all_finite([x for _, x in floats]))
+    for (path, leaf), ok in zip(floats, flags):
+        if not ok:
+            arr = np.asarray(jax.device_get(leaf)).ravel()
+            raise NonFiniteError(step, what + jax.tree_util.keystr(path), float(arr[~np.isfinite(arr)][0]))
+
+
+@jax.jit
+def _all_finite(leaves):
+    return [jnp.all(jnp.isfinite(x)) for x in leaves]
