@@ -6,6 +6,9 @@
 Re-running with the same --workdir resumes from the last checkpoint.
 """
 
+import json
+
+import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -28,15 +31,15 @@ def main(argv):
     initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id,
                            FLAGS.local_cpu_devices)
     if FLAGS.local_cpu_devices and not FLAGS.coordinator_address:
-        import jax
-
         jax.config.update("jax_num_cpu_devices", FLAGS.local_cpu_devices)
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO; pass -v 0 to see it
     enable_compilation_cache()
     from experiments.dcgan.train import train_and_evaluate  # after the runtime is configured
 
-    logging.info("config:\n%s", FLAGS.config)
     result = train_and_evaluate(FLAGS.config, FLAGS.workdir)
-    logging.info("results: %s", result["metrics"])
+    if jax.process_index() == 0:
+        print(json.dumps({"workdir": FLAGS.workdir, **result["metrics"]}, indent=2))
 
 
 if __name__ == "__main__":

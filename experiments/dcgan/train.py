@@ -3,8 +3,8 @@
 `train_and_evaluate(config, workdir)` is the testable core; `main.py` is the thin absl entry point.
 """
 
+import functools
 import json
-import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from genvision_jax import data as gdata
 from genvision_jax.losses.gan import get_gan_loss
+from genvision_jax.metrics import FeatureStats, compute_fid, load_digits_extractor, stats_from_images
 from genvision_jax.models.gan import DCGANDiscriminator, DCGANGenerator
 from genvision_jax.train import Checkpointer, make_mesh, make_optimizer, stream_key, to_global_batch
 from genvision_jax.train.checkpoint import sync_global_devices
@@ -27,7 +28,6 @@ from genvision_jax.train.rng import root_key
 from genvision_jax.train.sharding import check_global_batch_size, gather_to_host
 from genvision_jax.train.writers import MetricWriter, save_image_grid
 
-log = logging.getLogger(__name__)
 
 
 def make_setup(config: ml_collections.ConfigDict) -> GANSetup:
@@ -89,7 +89,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
     if restored is not None:
         start_step, state, data_state, _ = restored
         pipeline.set_state(data_state)
-        log.info("resumed from step %d in %s", start_step, ckpt.directory)
+        if jax.process_index() == 0:
+            print(f"resuming from step {start_step} in {ckpt.directory}", flush=True)
     writer = MetricWriter(workdir, resume_step=start_step)
 
     metrics_out: dict[str, Any] = {}
@@ -146,8 +147,32 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
 
 
 def evaluate_fid(config, setup: GANSetup, sampler, state, mesh, root, use_ema: bool = False) -> dict:
-    """FID of `config.eval.num_samples` generated images vs the real split, with the digits extractor."""
-    from genvision_jax.metrics import fid as fid_lib
-    from genvision_jax.metrics import features as feat_lib
+    """FID of `config.eval.num_samples` generated images vs the whole real split, digits features.
 
-    raise NotImplementedError  # wired once the metrics module lands
+    The same latent vectors (stream 'fid') are used at every evaluation, so FID at start and end
+    differ only by the generator.
+    """
+    extractor = load_digits_extractor()
+    spec = extractor.input_spec
+    d = config.dataset
+    if (d.image_size, d.image_size, d.channels) != (spec.height, spec.width, spec.channels):
+        raise ValueError(f"eval.fid: the digits feature extractor takes {spec.describe()}, but the dataset "
+                         f"{d.name!r} is {d.image_size}x{d.image_size}x{d.channels}; set --config.eval.fid=False")
+    real = _real_stats(d.name, config.eval.real_split, d.image_size, d.data_dir or None)
+    fake = FeatureStats(extractor.feature_dim, {**extractor.protocol(), "source": "generator"})
+    params = state.g_ema if use_ema else state.g_params
+    bs, n = config.eval.batch_size, config.eval.num_samples
+    for i in range(-(-n // bs)):
+        z = jax.random.normal(stream_key(root, "fid", i), (bs, setup.latent_dim))
+        images = gather_to_host(sampler(params, state.g_stats, z))[: n - i * bs]
+        fake.update(extractor(images))
+    return compute_fid(real, fake, {"generator": "ema" if use_ema else "raw", "sampling": "batch-stat BN",
+                                    "eval_batch_size": bs, "z_stream": "fid"})
+
+
+@functools.lru_cache(maxsize=8)
+def _real_stats(name: str, split: str, image_size: int, data_dir: str | None) -> FeatureStats:
+    extractor = load_digits_extractor()
+    source = gdata.get_source(name, split, data_dir=data_dir, image_size=image_size)
+    images = np.stack([source[i]["image"] for i in range(len(source))]).astype(np.float32) / 127.5 - 1.0
+    return stats_from_images(extractor, images, meta={"source": f"{name}:{split}"})

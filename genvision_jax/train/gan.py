@@ -139,7 +139,7 @@ def make_gan_train_step(setup: GANSetup, mesh: Mesh) -> Callable:
         metrics = {
             "d_loss": d_loss, "g_loss": g_loss,
             "d_real": jnp.mean(jax.nn.sigmoid(real_logits)), "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
-            "d_grad_norm": optax.global_norm(d_grads), "g_grad_norm": optax.global_norm(g_grads),
+            "d_grad_norm": optax.tree.norm(d_grads), "g_grad_norm": optax.tree.norm(g_grads),
         }
         return new_state, metrics
 

@@ -1,0 +1,76 @@
+"""Checkpointer: exact round trip into sharded targets, keep-last-N, corrupt-latest fallback."""
+
+import logging
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from genvision_jax.train import Checkpointer, make_mesh, replicated_sharding
+
+
+def _state(mesh, scale):
+    s = {"w": jnp.arange(12.0).reshape(3, 4) * scale, "step": jnp.array(int(scale), jnp.int32),
+         "nested": [jnp.ones(5) * scale]}
+    return jax.device_put(s, replicated_sharding(mesh))
+
+
+def _abstract(mesh):
+    s = _state(mesh, 1.0)
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), s)
+
+
+def test_round_trip_keep_last_n(tmp_path):
+    mesh = make_mesh()
+    ck = Checkpointer(tmp_path / "ckpt", max_to_keep=2)
+    for step in (1, 2, 3):
+        ck.save(step, _state(mesh, step), data_state={"pos": step * 10}, config={"lr": 0.1})
+    assert ck.all_steps() == [2, 3]
+    assert sorted(p.stem for p in (tmp_path / "ckpt" / "manifests").glob("*.json")) == ["2", "3"]
+    step, state, data, cfg = ck.restore_latest(_abstract(mesh))
+    assert step == 3 and data == {"pos": 30} and cfg == {"lr": 0.1}
+    np.testing.assert_array_equal(state["w"], np.arange(12.0).reshape(3, 4) * 3)
+    assert isinstance(state["nested"], list)
+    assert state["w"].sharding == replicated_sharding(mesh)
+    assert int(state["step"]) == 3 and state["step"].dtype == jnp.int32
+
+
+def _largest_file(step_dir):
+    return max((p for p in step_dir.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete_dir", "flip_byte"])
+def test_corrupt_latest_falls_back_with_warning(tmp_path, caplog, damage):
+    mesh = make_mesh()
+    ck = Checkpointer(tmp_path / "ckpt", max_to_keep=3)
+    for step in (1, 2):
+        ck.save(step, _state(mesh, step), data_state={"pos": step})
+    ck.close()
+    latest = tmp_path / "ckpt" / "2"
+    if damage == "truncate":
+        f = _largest_file(latest)
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    elif damage == "delete_dir":
+        shutil.rmtree(latest)
+    else:
+        f = _largest_file(latest)
+        b = bytearray(f.read_bytes())
+        b[len(b) // 2] ^= 0xFF
+        f.write_bytes(bytes(b))
+    ck = Checkpointer(tmp_path / "ckpt", max_to_keep=3)
+    with caplog.at_level(logging.WARNING):
+        step, state, data, _ = ck.restore_latest(_abstract(mesh))
+    assert step == 1 and data == {"pos": 1}
+    np.testing.assert_array_equal(state["w"], np.arange(12.0).reshape(3, 4))
+    if damage != "delete_dir":
+        assert "checkpoint at step 2" in caplog.text and "unusable" in caplog.text
+        assert (tmp_path / "ckpt" / "corrupt" / "2").is_dir()
+    # Training can save step 2 again after the fallback.
+    ck.save(2, _state(mesh, 5.0), data_state={"pos": 5})
+    assert ck.restore_latest(_abstract(mesh))[0] == 2
+
+
+def test_no_checkpoint_returns_none(tmp_path):
+    assert Checkpointer(tmp_path / "empty").restore_latest(_abstract(make_mesh())) is None
