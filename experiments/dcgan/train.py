@@ -135,9 +135,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
         metrics_out.update(fid_final=fid["fid"], fid_final_ema=fid_ema["fid"])
         protocol["fid"] = fid["protocol"]
     metrics_out["train_steps"] = int(state.step)
+    images = gather_to_host(sampler(state.g_ema, state.g_stats, sample_z))  # a collective: every process
     if jax.process_index() == 0:
-        save_image_grid(gather_to_host(sampler(state.g_ema, state.g_stats, sample_z)),
-                        workdir / "samples_final.png", scale=2)
+        save_image_grid(images, workdir / "samples_final.png", scale=2)
     write_results(workdir, metrics_out, protocol, json.loads(config.to_json_best_effort()),
                   wall_time_s=time.time() - t_start)
     writer.close()
