@@ -1,0 +1,34 @@
+"""Data: embedded TFDS datasets, TFDS catalog sources, transforms and grain pipelines.
+
+    source = get_source("shapes", "train", image_size=64)      # len, source[i] -> dict of numpy
+    batches = make_pipeline(source, batch_size=64, seed=0,
+                            transforms=[transforms.RandomFlip(), transforms.ScaleImage()])
+
+Names are imported on first use (PEP 562), so `import genvision_jax.data` stays cheap (grain
+alone takes seconds to import) and render worker processes start fast.
+"""
+
+import importlib
+from typing import TYPE_CHECKING
+
+_EXPORTS = {
+    "get_source": "sources", "Source": "sources", "default_data_dir": "sources",
+    "make_pipeline": "pipeline", "DataIterator": "pipeline",
+}
+_SUBMODULES = ("digits", "mixture2d", "pipeline", "shape_drawing", "shapes", "sources",
+               "transforms")
+__all__ = sorted([*_EXPORTS, *_SUBMODULES])
+
+if TYPE_CHECKING:
+    from genvision_jax.data import digits, mixture2d, pipeline, shape_drawing, shapes, sources
+    from genvision_jax.data import transforms
+    from genvision_jax.data.pipeline import DataIterator, make_pipeline
+    from genvision_jax.data.sources import Source, default_data_dir, get_source
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""Recognition networks: classifiers whose features also serve generative metrics."""
