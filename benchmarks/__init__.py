@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks that write JSON (`python -m benchmarks.<name>`)."""
