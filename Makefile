@@ -18,7 +18,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m experiments.dcgan.main \
-	  --config experiments/dcgan/configs/default.py:demo \
+	  --config experiments/dcgan/configs/default.py:cpu \
 	  --workdir $${WORKDIR:-workdirs/demo}
 
 test: $(STAMP)

@@ -134,6 +134,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
         fid_ema = evaluate_fid(config, setup, sampler, state, mesh, root, use_ema=True)
         metrics_out.update(fid_final=fid["fid"], fid_final_ema=fid_ema["fid"])
         protocol["fid"] = fid["protocol"]
+        # Scale for the numbers above: the held-out real split scored like a generator.
+        d = config.dataset
+        ref = compute_fid(_real_stats(d.name, config.eval.real_split, d.image_size, d.data_dir or None),
+                          _real_stats(d.name, "test", d.image_size, d.data_dir or None))
+        metrics_out["fid_real_test_split"] = ref["fid"]
+        protocol["fid_real_test_split"] = {"n_real": ref["protocol"]["n_real"], "n_fake": ref["protocol"]["n_fake"]}
     metrics_out["train_steps"] = int(state.step)
     images = gather_to_host(sampler(state.g_ema, state.g_stats, sample_z))  # a collective: every process
     if jax.process_index() == 0:

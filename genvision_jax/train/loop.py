@@ -44,8 +44,8 @@ class MetricBuffer:
         steps = self._steps
         self._steps, self._metrics = [], []
         for step, metrics in zip(steps, fetched):
-            for name, value in metrics.items():
-                value = np.asarray(value)
+            for name in sorted(metrics, key=lambda k: ("loss" not in k, k)):  # name a loss first
+                value = np.asarray(metrics[name])
                 if not np.all(np.isfinite(value)):
                     raise NonFiniteError(step, name, float(value.ravel()[~np.isfinite(value.ravel())][0]))
         return {k: float(np.mean([np.mean(m[k]) for m in fetched])) for k in fetched[0]}

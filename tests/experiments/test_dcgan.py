@@ -124,3 +124,40 @@ def test_two_processes_of_four_devices_match_one_process_of_eight(tmp_path):
     assert s1 == s2 == 4
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=1e-5)
+
+
+def test_nonfinite_loss_stops_with_step_and_quantity_and_keeps_last_checkpoint(tmp_path, monkeypatch):
+    import experiments.dcgan.train as dcgan_train
+    from genvision_jax.train.loop import NonFiniteError
+
+    real_make_data = dcgan_train.make_data
+
+    class PoisonAfter:
+        """Yields the real batches, then NaN images from the 5th batch on."""
+
+        def __init__(self, pipeline):
+            self.pipeline, self.n = pipeline, 0
+
+        def __next__(self):
+            batch = next(self.pipeline)
+            self.n += 1
+            if self.n >= 5:
+                batch = {**batch, "image": np.full_like(batch["image"], np.nan)}
+            return batch
+
+        def get_state(self):
+            return self.pipeline.get_state()
+
+        def set_state(self, s):
+            self.pipeline.set_state(s)
+
+    monkeypatch.setattr(dcgan_train, "make_data", lambda *a: PoisonAfter(real_make_data(*a)))
+    config = get_config("tiny")
+    with config.unlocked():
+        config.num_steps, config.log_every, config.checkpoint_every = 8, 3, 2
+    with pytest.raises(NonFiniteError, match=r"non-finite d_loss = nan at step 5") as e:
+        train_and_evaluate(config, str(tmp_path))
+    assert e.value.step == 5
+    step, state = _final_state(tmp_path, config)
+    assert step == 4  # saved before the bad step; nothing after it
+    assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(state) if np.asarray(x).dtype.kind == "f")
