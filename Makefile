@@ -25,6 +25,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadgroup tests
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,torch]'
 	$(PY) -m benchmarks.bench_conv
 	$(PY) -m benchmarks.bench_dcgan
 

@@ -1,6 +1,15 @@
 """Test harness: JAX sees 8 CPU devices, so sharding code paths run as on a pod slice."""
 
 import os
+import tempfile
+
+# Datasets and compiled programs go to a fresh directory per test session (shared by xdist workers and
+# subprocesses through the environment), so the suite exercises dataset preparation as a fresh machine
+# does and never reads a stale cache from ~/.cache.
+if "GENVISION_TEST_ROOT" not in os.environ:
+    os.environ["GENVISION_TEST_ROOT"] = tempfile.mkdtemp(prefix="genvision_test_")
+os.environ["GENVISION_DATA_DIR"] = os.path.join(os.environ["GENVISION_TEST_ROOT"], "tensorflow_datasets")
+os.environ["GENVISION_CACHE_DIR"] = os.path.join(os.environ["GENVISION_TEST_ROOT"], "cache")
 
 # Must happen before JAX initializes its backends.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")

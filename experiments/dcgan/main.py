@@ -30,8 +30,6 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id,
                            FLAGS.local_cpu_devices)
-    if FLAGS.local_cpu_devices and not FLAGS.coordinator_address:
-        jax.config.update("jax_num_cpu_devices", FLAGS.local_cpu_devices)
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO; pass -v 0 to see it
     enable_compilation_cache()

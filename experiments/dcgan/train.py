@@ -70,6 +70,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
     # ------------------------------------------------------------------ mesh
     mesh = mesh or make_mesh()
     per_process_batch = check_global_batch_size(config.batch_size, mesh)
+    for key in ("num_sample_images", "eval.batch_size"):  # fail now, not at the first sample step
+        value = config.num_sample_images if key == "num_sample_images" else config.eval.batch_size
+        if value % mesh.devices.size:
+            raise ValueError(f"{key}={value} must be a multiple of the device count {mesh.devices.size}")
+    if config.eval.fid:
+        fid_extractor(config)  # raises now if no feature extractor fits the dataset
     root = root_key(config.seed)
 
     # ------------------------------------------------------------------ data
@@ -85,42 +91,53 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
     # --------------------------------------------------------------- restore
     ckpt = Checkpointer(workdir / "ckpt", max_to_keep=config.keep_checkpoints)
     restored = ckpt.restore_latest(abstract_gan_state(setup, mesh))
-    start_step = 0
+    start_step, run_info = 0, {}
     if restored is not None:
-        start_step, state, data_state, _ = restored
-        pipeline.set_state(data_state)
+        start_step, state, data_state, saved_config = restored
+        pipeline.set_state(data_state["pipeline"])
+        run_info = data_state["run_info"]
         if jax.process_index() == 0:
             print(f"resuming from step {start_step} in {ckpt.directory}", flush=True)
+            warn_config_changes(saved_config, config)
     writer = MetricWriter(workdir, resume_step=start_step)
 
-    metrics_out: dict[str, Any] = {}
     if config.eval.fid and start_step == 0:
-        metrics_out["fid_initial"] = evaluate_fid(config, setup, sampler, state, mesh, root)["fid"]
-        writer.write_scalars(0, {"fid": metrics_out["fid_initial"]})
+        run_info["fid_initial"] = evaluate_fid(config, setup, sampler, state, mesh, root)["fid"]
+        writer.write_scalars(0, {"fid": run_info["fid_initial"]})
+    metrics_out: dict[str, Any] = dict(run_info)
 
     # ------------------------------------------------------------------ loop
     buffer = MetricBuffer()
     last = config.num_steps
-    t_loop = time.time()
+    t_log, last_logged = time.time(), start_step
+
+    def log_buffered(step):
+        nonlocal t_log, last_logged
+        scalars = buffer.flush()  # raises NonFiniteError naming the first bad step and quantity
+        scalars["steps_per_s"] = (step - last_logged) / max(time.time() - t_log, 1e-9)
+        writer.write_scalars(step, scalars)
+        t_log, last_logged = time.time(), step
+
     for step in tqdm(range(start_step + 1, last + 1), initial=start_step, total=last, desc="dcgan",
                      disable=jax.process_index() != 0, mininterval=5):
         batch = to_global_batch(next(pipeline), mesh)
         state, metrics = train_step(state, batch, root)
         buffer.add(step, metrics)
         if is_due(step, config.log_every, last):
-            scalars = buffer.flush()  # raises NonFiniteError naming the first bad step and quantity
-            scalars["steps_per_s"] = config.log_every / max(time.time() - t_loop, 1e-9)
-            t_loop = time.time()
-            writer.write_scalars(step, scalars)
-        if is_due(step, config.sample_every, last):
+            log_buffered(step)
+        if config.sample_every > 0 and step % config.sample_every == 0:
             images = gather_to_host(sampler(state.g_ema, state.g_stats, sample_z))
             if jax.process_index() == 0:
                 save_image_grid(images, workdir / f"samples_{step:07d}.png", scale=2)
             writer.write_images(step, "samples_ema", images)
         if is_due(step, config.checkpoint_every, last):
-            buffer.flush()
+            if len(buffer):
+                log_buffered(step)
             check_finite_tree(state, "state", step)  # never checkpoint a non-finite state
-            ckpt.save(step, state, data_state=pipeline.get_state(), config=json.loads(config.to_json_best_effort()))
+            ckpt.save(step, state, data_state={"pipeline": pipeline.get_state(), "run_info": run_info},
+                      config=json.loads(config.to_json_best_effort()))
+            t_log = time.time()  # keep checkpoint time out of steps_per_s
+    pipeline.close()
 
     # ------------------------------------------------------------------ eval
     protocol: dict[str, Any] = {
@@ -158,12 +175,8 @@ def evaluate_fid(config, setup: GANSetup, sampler, state, mesh, root, use_ema: b
     The same latent vectors (stream 'fid') are used at every evaluation, so FID at start and end
     differ only by the generator.
     """
-    extractor = load_digits_extractor()
-    spec = extractor.input_spec
+    extractor = fid_extractor(config)
     d = config.dataset
-    if (d.image_size, d.image_size, d.channels) != (spec.height, spec.width, spec.channels):
-        raise ValueError(f"eval.fid: the digits feature extractor takes {spec.describe()}, but the dataset "
-                         f"{d.name!r} is {d.image_size}x{d.image_size}x{d.channels}; set --config.eval.fid=False")
     real = _real_stats(d.name, config.eval.real_split, d.image_size, d.data_dir or None)
     fake = FeatureStats(extractor.feature_dim, {**extractor.protocol(), "source": "generator"})
     params = state.g_ema if use_ema else state.g_params
@@ -176,9 +189,44 @@ def evaluate_fid(config, setup: GANSetup, sampler, state, mesh, root, use_ema: b
                                     "eval_batch_size": bs, "z_stream": "fid"})
 
 
+@functools.lru_cache(maxsize=1)
+def _digits_extractor():
+    return load_digits_extractor()
+
+
+def fid_extractor(config):
+    """The FID feature extractor for the config's dataset (only digits 32x32x1 has one so far)."""
+    extractor = _digits_extractor()
+    spec, d = extractor.input_spec, config.dataset
+    if d.name != "digits" or (d.image_size, d.image_size, d.channels) != (spec.height, spec.width, spec.channels):
+        raise ValueError(f"eval.fid: the only feature extractor so far is the digits classifier ({spec.describe()}); "
+                         f"dataset {d.name!r} is {d.image_size}x{d.image_size}x{d.channels}. "
+                         "Set --config.eval.fid=False")
+    return extractor
+
+
+def warn_config_changes(saved: dict, config) -> None:
+    """Print the keys whose values differ from the checkpoint's config (a resumed run uses the new ones)."""
+    flat_old, flat_new = _flatten(saved), _flatten(json.loads(config.to_json_best_effort()))
+    changed = sorted(k for k in set(flat_old) | set(flat_new) if flat_old.get(k) != flat_new.get(k))
+    if changed:
+        print("warning: config differs from the checkpoint's in " +
+              ", ".join(f"{k}: {flat_old.get(k)!r} -> {flat_new.get(k)!r}" for k in changed), flush=True)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 @functools.lru_cache(maxsize=8)
 def _real_stats(name: str, split: str, image_size: int, data_dir: str | None) -> FeatureStats:
-    extractor = load_digits_extractor()
+    extractor = _digits_extractor()
     source = gdata.get_source(name, split, data_dir=data_dir, image_size=image_size)
     images = np.stack([source[i]["image"] for i in range(len(source))]).astype(np.float32) / 127.5 - 1.0
     return stats_from_images(extractor, images, meta={"source": f"{name}:{split}"})

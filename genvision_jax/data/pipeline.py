@@ -4,8 +4,9 @@ The record stream is defined globally and then dealt out to processes: the epoch
 grain's index shuffle of the source with seed (pipeline seed, e); random transforms draw from a
 generator seeded by (pipeline seed, position in that global stream); process p of P takes global
 positions p, p + P, p + 2P, ...; batches are consecutive. So the global batch at step s (the
-concatenation of every process's batch s) is the same for any number of processes with the same
-global batch size, and a record's augmentation does not depend on the process layout.
+concatenation of every process's batch s) holds the same records for any number of processes with
+the same global batch size — in process-major order, a permutation that batch means and BatchNorm
+do not see — and a record's augmentation does not depend on the process layout.
 
 The iterator state is grain's `{"next_index": k}` (batches consumed) plus the settings that fix
 the stream; it is the same on every process and JSON-serializable, and `set_state` resumes exactly

@@ -15,10 +15,12 @@ import json
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 log = logging.getLogger(__name__)
@@ -132,11 +134,15 @@ class Checkpointer:
         """Restore the newest usable checkpoint into `abstract_state` (ShapeDtypeStructs with shardings).
 
         Returns `(step, state, data_state, config)` or None when there is no usable checkpoint.
-        Unusable newer checkpoints are logged as warnings and moved aside (`ckpt/corrupt/<step>`),
-        so the next save at that step cannot collide with them.
+        Damaged newer checkpoints (missing, truncated or altered files) are logged as warnings and
+        moved aside to `ckpt/corrupt/<step>-<time>` (never deleted), so the next save at that step
+        cannot collide with them. An intact checkpoint that does not fit `abstract_state` (the model
+        config changed) raises `CheckpointError` instead of being skipped: nothing good is discarded.
+        On many processes, process 0 verifies and the verdict is broadcast, so all agree.
         """
+        self._report_deleted_steps()
         for step in reversed(self.all_steps()):
-            problem = self.verify(step)
+            problem = self._verify_everywhere(step)
             if problem is None:
                 try:
                     restored = self._mngr.restore(
@@ -148,19 +154,45 @@ class Checkpointer:
                         ),
                     )
                     return step, restored["state"], restored["data"], restored["config"]
-                except Exception as e:  # noqa: BLE001 — any failure means "not usable"
+                except Exception as e:  # noqa: BLE001 — classified below
+                    if self._manifest_path(step).exists():
+                        raise CheckpointError(
+                            f"checkpoint at step {step} in {self.directory} is intact but does not fit this "
+                            f"run's state (was the model config changed?): {type(e).__name__}: {e}"[:2000]
+                        ) from e
                     problem = f"{type(e).__name__}: {e}"[:500]
             log.warning("checkpoint at step %d in %s is unusable (%s); falling back to the previous one",
                         step, self.directory, problem)
             self._quarantine(step)
         return None
 
+    def _verify_everywhere(self, step: int) -> str | None:
+        problem = self.verify(step) if jax.process_index() == 0 else None
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            bad = multihost_utils.broadcast_one_to_all(np.int32(problem is not None))
+            if bad and problem is None:
+                problem = "process 0 found it damaged"
+        return problem
+
+    def _report_deleted_steps(self) -> None:
+        """A manifest without its step directory means a saved checkpoint was deleted: say so."""
+        manifests = self.directory / _MANIFEST_DIR
+        if jax.process_index() != 0 or not manifests.is_dir():
+            return
+        live = set(self.all_steps())
+        for path in sorted(manifests.glob("*.json")):
+            if path.stem.isdigit() and int(path.stem) not in live:
+                log.warning("checkpoint at step %s in %s is missing (its directory was deleted); "
+                            "falling back to the previous one", path.stem, self.directory)
+                path.unlink(missing_ok=True)
+
     def _quarantine(self, step: int) -> None:
+        sync_global_devices(f"checkpoint_quarantine_start_{step}")
         if jax.process_index() == 0:
-            dst = self.directory / "corrupt" / str(step)
+            dst = self.directory / "corrupt" / f"{step}-{time.time_ns()}"
             dst.parent.mkdir(parents=True, exist_ok=True)
-            if dst.exists():
-                shutil.rmtree(dst)
             if self._step_dir(step).exists():
                 shutil.move(str(self._step_dir(step)), str(dst))
             self._manifest_path(step).unlink(missing_ok=True)

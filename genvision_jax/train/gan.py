@@ -143,7 +143,9 @@ def make_gan_train_step(setup: GANSetup, mesh: Mesh) -> Callable:
         }
         return new_state, metrics
 
-    return jax.jit(step, donate_argnums=0)
+    # Pinned output shardings: fresh and restored runs execute the same program.
+    replicated = replicated_sharding(mesh)
+    return jax.jit(step, donate_argnums=0, out_shardings=(replicated, replicated))
 
 
 def make_sampler(setup: GANSetup, mesh: Mesh) -> Callable:

@@ -32,12 +32,12 @@ def initialize_distributed(coordinator_address: str | None = None, num_processes
     Must run before anything touches a JAX backend. Returns True when initialized.
     """
     env = os.environ
+    if local_cpu_devices:  # before anything starts a backend
+        jax.config.update("jax_num_cpu_devices", int(local_cpu_devices))
     coordinator_address = coordinator_address or env.get("JAX_COORDINATOR_ADDRESS")
     auto = env.get("GENVISION_DISTRIBUTED", "") not in ("", "0")
     if not coordinator_address and not auto:
         return False
-    if local_cpu_devices:
-        jax.config.update("jax_num_cpu_devices", int(local_cpu_devices))
     if jax.config.jax_platforms in (None, "", "cpu") or env.get("JAX_PLATFORMS") == "cpu":
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     kwargs = {}

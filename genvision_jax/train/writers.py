@@ -65,10 +65,14 @@ class MetricWriter:
                     continue  # a line cut by a kill
                 if resume_step is not None and row.get("step", 0) <= resume_step:
                     keep.append(line)
-            self.path.write_text("".join(l + "\n" for l in keep))
+            tmp = self.path.with_suffix(".jsonl.tmp")
+            tmp.write_text("".join(l + "\n" for l in keep))
+            os.replace(tmp, self.path)  # a kill here leaves the old or the new log, never half of one
         from tensorboardX import SummaryWriter
 
-        self._tb = SummaryWriter(str(Path(workdir) / "tb"))
+        # purge_step hides TensorBoard points logged after the checkpoint we resume from.
+        purge = resume_step + 1 if resume_step else None
+        self._tb = SummaryWriter(str(Path(workdir) / "tb"), purge_step=purge)
 
     def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
         if not self.active:

@@ -40,7 +40,7 @@ def _cmd(workdir, *overrides, devices=1, extra=()):
             f"--local_cpu_devices={devices}", *overrides, *extra]
 
 
-def test_tiny_in_process_writes_outputs_and_resumes(tmp_path):
+def test_tiny_in_process_writes_outputs_and_resumes(tmp_path, capsys):
     config = get_config("tiny")
     out = train_and_evaluate(config, str(tmp_path))
     assert out["metrics"]["train_steps"] == config.num_steps
@@ -55,7 +55,9 @@ def test_tiny_in_process_writes_outputs_and_resumes(tmp_path):
     assert json.loads((tmp_path / "config.json").read_text())["batch_size"] == 16
     # Re-running the finished run resumes at the last step, trains nothing and keeps the params.
     step, before = _final_state(tmp_path, config)
+    capsys.readouterr()
     again = train_and_evaluate(config, str(tmp_path))
+    assert f"resuming from step {config.num_steps}" in capsys.readouterr().out
     assert step == config.num_steps and again["metrics"]["train_steps"] == config.num_steps
     for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(again["state"])):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -86,8 +88,10 @@ def test_kill9_then_resume_is_bit_identical(tmp_path):
     assert marker.exists(), "the run ended before the kill could land"
     killed_at = max(int(p.name) for p in (killed / "ckpt").iterdir() if p.name.isdigit())
     assert killed_at < 60, "the kill landed after training had finished"
-    subprocess.run(_cmd(killed, *overrides, devices=2), cwd=REPO, env=_env(2), check=True, capture_output=True,
-                   timeout=600)
+    resumed = subprocess.run(_cmd(killed, *overrides, devices=2), cwd=REPO, env=_env(2), check=True,
+                             capture_output=True, text=True, timeout=600)
+    assert f"resuming from step {killed_at}" in resumed.stdout  # a resume, not a restart from step 0
+    assert killed_at >= 10 and not (killed / "ckpt" / "corrupt").exists()
     config = get_config("tiny")
     s_full, a = _final_state(full, config)
     s_killed, b = _final_state(killed, config)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from genvision_jax.train import Checkpointer, make_mesh, replicated_sharding
+from genvision_jax.train.checkpoint import CheckpointError
 
 
 def _state(mesh, scale):
@@ -64,9 +65,10 @@ def test_corrupt_latest_falls_back_with_warning(tmp_path, caplog, damage):
         step, state, data, _ = ck.restore_latest(_abstract(mesh))
     assert step == 1 and data == {"pos": 1}
     np.testing.assert_array_equal(state["w"], np.arange(12.0).reshape(3, 4))
+    assert "checkpoint at step 2" in caplog.text
     if damage != "delete_dir":
-        assert "checkpoint at step 2" in caplog.text and "unusable" in caplog.text
-        assert (tmp_path / "ckpt" / "corrupt" / "2").is_dir()
+        assert "unusable" in caplog.text
+        assert [p.name.split("-")[0] for p in (tmp_path / "ckpt" / "corrupt").iterdir()] == ["2"]
     # Training can save step 2 again after the fallback.
     ck.save(2, _state(mesh, 5.0), data_state={"pos": 5})
     assert ck.restore_latest(_abstract(mesh))[0] == 2
@@ -74,3 +76,14 @@ def test_corrupt_latest_falls_back_with_warning(tmp_path, caplog, damage):
 
 def test_no_checkpoint_returns_none(tmp_path):
     assert Checkpointer(tmp_path / "empty").restore_latest(_abstract(make_mesh())) is None
+
+
+def test_intact_checkpoint_of_another_model_raises_instead_of_being_discarded(tmp_path):
+    mesh = make_mesh()
+    ck = Checkpointer(tmp_path / "ckpt")
+    ck.save(1, _state(mesh, 1.0))
+    other = _abstract(mesh)
+    other["w"] = jax.ShapeDtypeStruct((4, 4), other["w"].dtype, sharding=other["w"].sharding)
+    with pytest.raises(CheckpointError, match="step 1 .* is intact but does not fit"):
+        ck.restore_latest(other)
+    assert ck.all_steps() == [1] and not (tmp_path / "ckpt" / "corrupt").exists()
