@@ -1,13 +1,15 @@
 """Test harness: JAX sees 8 CPU devices, so sharding code paths run as on a pod slice."""
 
 import os
+import shutil
 import tempfile
 
 # Datasets and compiled programs go to a fresh directory per test session (shared by xdist workers and
 # subprocesses through the environment), so the suite exercises dataset preparation as a fresh machine
 # does and never reads a stale cache from ~/.cache.
+_CREATED_ROOT = None
 if "GENVISION_TEST_ROOT" not in os.environ:
-    os.environ["GENVISION_TEST_ROOT"] = tempfile.mkdtemp(prefix="genvision_test_")
+    _CREATED_ROOT = os.environ["GENVISION_TEST_ROOT"] = tempfile.mkdtemp(prefix="genvision_test_")
 os.environ["GENVISION_DATA_DIR"] = os.path.join(os.environ["GENVISION_TEST_ROOT"], "tensorflow_datasets")
 os.environ["GENVISION_CACHE_DIR"] = os.path.join(os.environ["GENVISION_TEST_ROOT"], "cache")
 
@@ -17,3 +19,9 @@ import jax  # noqa: E402
 
 jax.config.update("jax_num_cpu_devices", 8)
 jax.config.update("jax_enable_x64", False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # Only the process that made the directory (the xdist controller, or a plain run) removes it.
+    if _CREATED_ROOT and not os.environ.get("PYTEST_XDIST_WORKER"):
+        shutil.rmtree(_CREATED_ROOT, ignore_errors=True)
