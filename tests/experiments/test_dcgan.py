@@ -165,3 +165,20 @@ def test_nonfinite_loss_stops_with_step_and_quantity_and_keeps_last_checkpoint(t
     step, state = _final_state(tmp_path, config)
     assert step == 4  # saved before the bad step; nothing after it
     assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(state) if np.asarray(x).dtype.kind == "f")
+
+
+def test_truncated_latest_checkpoint_resumes_from_previous_and_ends_identical(tmp_path, capsys, caplog):
+    config = get_config("tiny")  # 6 steps, checkpoints at 2, 4, 6
+    full = train_and_evaluate(config, str(tmp_path / "full"))["state"]
+    run = tmp_path / "run"
+    train_and_evaluate(config, str(run))
+    latest = run / "ckpt" / "6"
+    victim = max((p for p in latest.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    capsys.readouterr()
+    with caplog.at_level("WARNING"):
+        again = train_and_evaluate(config, str(run))["state"]
+    assert "checkpoint at step 6" in caplog.text and "truncated" in caplog.text
+    assert "resuming from step 4" in capsys.readouterr().out
+    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(again)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # steps 5-6 redone exactly
