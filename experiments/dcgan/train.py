@@ -228,5 +228,6 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 def _real_stats(name: str, split: str, image_size: int, data_dir: str | None) -> FeatureStats:
     extractor = _digits_extractor()
     source = gdata.get_source(name, split, data_dir=data_dir, image_size=image_size)
-    images = np.stack([source[i]["image"] for i in range(len(source))]).astype(np.float32) / 127.5 - 1.0
+    raw = {"image": np.stack([source[i]["image"] for i in range(len(source))])}
+    images = gdata.transforms.ScaleImage().map(raw)["image"]  # the training pipeline's own scaling
     return stats_from_images(extractor, images, meta={"source": f"{name}:{split}"})
