@@ -1,5 +1,29 @@
 """Building blocks shared by model families."""
 
 from genvision_jax.nn.conv import Conv, ConvTranspose
+from genvision_jax.nn.gan_layers import MinibatchDiscrimination, minibatch_stddev
+from genvision_jax.nn.norms import (
+    NORMS,
+    ConditionalBatchNorm,
+    check_labels,
+    check_norm,
+    make_conditional_norm,
+    make_norm,
+    spectral_norm,
+    wrap_weights,
+)
 
-__all__ = ["Conv", "ConvTranspose"]
+__all__ = [
+    "NORMS",
+    "ConditionalBatchNorm",
+    "Conv",
+    "ConvTranspose",
+    "MinibatchDiscrimination",
+    "check_labels",
+    "check_norm",
+    "make_conditional_norm",
+    "make_norm",
+    "minibatch_stddev",
+    "spectral_norm",
+    "wrap_weights",
+]

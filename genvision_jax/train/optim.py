@@ -7,7 +7,7 @@ import optax
 _OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 _SCHEDULES = ("constant", "cosine", "linear", "exponential")
 _KEYS = {
-    "name", "learning_rate", "b1", "b2", "eps", "weight_decay", "momentum", "nesterov",
+    "name", "learning_rate", "b1", "b2", "eps", "eps_root", "weight_decay", "momentum", "nesterov",
     "schedule", "warmup_steps", "decay_steps", "end_value", "decay_rate", "grad_clip_norm",
 }
 
@@ -57,7 +57,10 @@ def make_optimizer(cfg: Mapping[str, Any]) -> optax.GradientTransformation:
         raise KeyError("optimizer config needs 'learning_rate'")
     lr = make_schedule(cfg)
     if name in ("adam", "adamw"):
-        kw = dict(b1=float(_get(cfg, "b1", 0.9)), b2=float(_get(cfg, "b2", 0.999)), eps=float(_get(cfg, "eps", 1e-8)))
+        # eps_root > 0 keeps Adam differentiable where the second moment is 0 (needed when a loss
+        # differentiates through optimizer steps, as the unrolled GAN does).
+        kw = dict(b1=float(_get(cfg, "b1", 0.9)), b2=float(_get(cfg, "b2", 0.999)), eps=float(_get(cfg, "eps", 1e-8)),
+                  eps_root=float(_get(cfg, "eps_root", 0.0)))
         opt = (optax.adamw(lr, weight_decay=float(_get(cfg, "weight_decay", 1e-4)), **kw)
                if name == "adamw" else optax.adam(lr, **kw))
     elif name == "sgd":

@@ -105,7 +105,7 @@ def test_train_step_rejects_bad_batches():
         step_fn(state, {"image": jnp.zeros((4, 16, 16, 3))}, root_key(0))
     with pytest.raises(TypeError, match="got dtype uint8"):
         step_fn(state, {"image": jnp.zeros((4, 16, 16, 1), jnp.uint8)}, root_key(0))
-    with pytest.raises(KeyError, match="needs an 'image' entry"):
+    with pytest.raises(KeyError, match="GAN batch has no 'image' entry"):
         step_fn(state, {"img": jnp.zeros((4, 16, 16, 1))}, root_key(0))
 
 
