@@ -5,19 +5,28 @@ params, the sha256 of the weights file and the input it expects, so every statis
 with it carries the protocol (`FeatureExtractor.protocol`). Inputs are validated on the host before
 they reach the network: silent mistakes such as uint8 images or [0, 1] scaling are the commonest
 reason FID numbers are not comparable.
+
+The batch function runs jitted over a `('data',)` mesh of the process's devices: each batch is split
+along its leading axis, params are replicated. Features come back to the host, where statistics
+accumulate in float64 (`FeatureStats`), so nothing but O(d²) numbers is kept for FID.
+
+`get_feature_extractor('digits' | 'shapes' | 'inception:PATH[:legacy|clean]')` is the registry the
+CLI and the reference-statistics cache use.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
 from genvision_jax.metrics.fid import FeatureStats
+from genvision_jax.train.sharding import batch_sharding, make_mesh, replicated_sharding
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,8 +52,12 @@ class InputSpec:
 class FeatureExtractor:
     """images [N, H, W, C] -> features [N, d] (numpy float32), computed in fixed-size batches.
 
-    `apply_fn(params, images[B, H, W, C]) -> [B, d]` must be pure and jit-able; the last batch is
-    padded to `batch_size` so only one shape is ever compiled.
+    `apply_fn(params, images[B, H, W, C]) -> [B, d]` must be pure, jit-able and per-example (no
+    batch statistics), so features do not depend on batch composition or sharding. Each batch is
+    padded to `global_batch_size` (`batch_size` rounded up to a multiple of the device count) so one
+    shape is compiled. `mesh` defaults to a `('data',)` mesh over this process's devices.
+    `resize` names the resizing protocol applied inside `apply_fn` ('none' for fixed-size networks;
+    'legacy' or 'clean' for InceptionV3); it is part of the protocol.
     """
 
     name: str
@@ -53,11 +66,31 @@ class FeatureExtractor:
     weights_sha256: str
     input_spec: InputSpec
     batch_size: int = 256
+    resize: str = "none"
+    mesh: Mesh | None = None
+
+    @functools.cached_property
+    def _mesh(self) -> Mesh:
+        # Local devices: in a multi-process run each process extracts its own images' features.
+        return self.mesh if self.mesh is not None else make_mesh(jax.local_devices())
+
+    @property
+    def global_batch_size(self) -> int:
+        n_dev = self._mesh.devices.size
+        return -(-self.batch_size // n_dev) * n_dev
 
     @functools.cached_property
     def batch_features(self) -> Callable[[Any, jax.Array], jax.Array]:
-        """The jitted pure batch function (params, images[B,H,W,C]) -> features[B, d]."""
-        return jax.jit(self.apply_fn)
+        """The jitted pure batch function (params, images[B,H,W,C]) -> features[B, d], with the
+        batch split over the mesh's 'data' axis and params replicated."""
+        mesh = self._mesh
+        return jax.jit(self.apply_fn,
+                       in_shardings=(replicated_sharding(mesh), batch_sharding(mesh, 4)),
+                       out_shardings=batch_sharding(mesh, 2))
+
+    @functools.cached_property
+    def _replicated_params(self):
+        return jax.device_put(self.params, replicated_sharding(self._mesh))
 
     @functools.cached_property
     def feature_dim(self) -> int:
@@ -72,6 +105,7 @@ class FeatureExtractor:
             "weights_sha256": self.weights_sha256,
             "image_size": [self.input_spec.height, self.input_spec.width],
             "feature_dim": self.feature_dim,
+            "resize": self.resize,
             "input_spec": self.input_spec.to_dict(),
         }
 
@@ -98,18 +132,47 @@ class FeatureExtractor:
 
     def __call__(self, images) -> np.ndarray:
         x = self.validate(images)
-        n = x.shape[0]
+        n, bs = x.shape[0], self.global_batch_size
+        in_sharding = batch_sharding(self._mesh, 4)
         out = []
-        for start in range(0, n, self.batch_size):
-            batch = x[start:start + self.batch_size]
+        for start in range(0, n, bs):
+            batch = x[start:start + bs]
             valid = batch.shape[0]
-            if valid < self.batch_size:
-                batch = np.concatenate(
-                    [batch, np.zeros((self.batch_size - valid, *batch.shape[1:]), batch.dtype)])
-            out.append(np.asarray(self.batch_features(self.params, batch))[:valid])
+            if valid < bs:
+                batch = np.concatenate([batch, np.zeros((bs - valid, *batch.shape[1:]), batch.dtype)])
+            feats = self.batch_features(self._replicated_params, jax.device_put(batch, in_sharding))
+            out.append(np.asarray(feats)[:valid])
         if not out:
             return np.zeros((0, self.feature_dim), np.float32)
         return np.concatenate(out).astype(np.float32, copy=False)
+
+
+def scale_uint8(images, spec: InputSpec) -> np.ndarray:
+    """uint8 images [N, H, W, C] (0..255) -> float32 in [spec.low, spec.high] with spec.channels.
+
+    Gray images (C=1) are repeated to RGB when the extractor wants 3 channels (the usual practice for
+    MNIST-like data with InceptionV3); RGB into a 1-channel extractor is an error, because any
+    conversion to gray would be a choice the protocol does not record. Scaling for [-1, 1] is
+    exactly `x / 127.5 - 1`, as the training pipelines' `ScaleImage`.
+    """
+    x = np.asarray(images)
+    if x.dtype != np.uint8:
+        raise ValueError(f"expected uint8 images, got dtype {x.dtype}")
+    if x.ndim != 4:
+        raise ValueError(f"expected images [N, H, W, C], got shape {x.shape}")
+    if x.shape[-1] != spec.channels:
+        if x.shape[-1] == 1 and spec.channels == 3:
+            x = np.repeat(x, 3, axis=-1)
+        else:
+            raise ValueError(f"images have {x.shape[-1]} channels; the extractor expects "
+                             f"{spec.describe()}")
+    return x.astype(np.float32) / np.float32(255.0 / (spec.high - spec.low)) + np.float32(spec.low)
+
+
+def _image_batches(images_iterable) -> Iterable:
+    if hasattr(images_iterable, "shape") and len(images_iterable.shape) == 4:
+        return [images_iterable]
+    return (b["image"] if isinstance(b, Mapping) else b for b in images_iterable)
 
 
 def stats_from_images(extractor: FeatureExtractor, images_iterable,
@@ -120,31 +183,99 @@ def stats_from_images(extractor: FeatureExtractor, images_iterable,
     a single 4-D array is treated as one batch. `meta` (e.g. dataset and split) is added to the
     extractor's protocol in the statistics' metadata.
     """
-    if hasattr(images_iterable, "shape") and len(images_iterable.shape) == 4:
-        images_iterable = [images_iterable]
     stats = FeatureStats(extractor.feature_dim, {**extractor.protocol(), **dict(meta or {})})
-    for batch in images_iterable:
-        if isinstance(batch, Mapping):
-            batch = batch["image"]
+    for batch in _image_batches(images_iterable):
         stats.update(extractor(batch))
     return stats
 
 
-def load_digits_extractor(weights_dir=None, batch_size: int = 256) -> FeatureExtractor:
-    """The shipped 32x32 digits classifier's 128-d penultimate features as a FeatureExtractor."""
-    from genvision_jax.models.recognizers import digits_classifier
+def features_from_images(extractor: FeatureExtractor, images_iterable) -> np.ndarray:
+    """All features [N, d] float32 of the images (as `stats_from_images` takes them), for metrics
+    that need individual features (KID, precision/recall, IS)."""
+    parts = [extractor(batch) for batch in _image_batches(images_iterable)]
+    if not parts:
+        return np.zeros((0, extractor.feature_dim), np.float32)
+    return np.concatenate(parts)
 
-    model, params, info = digits_classifier.load_pretrained(weights_dir)
+
+# ------------------------------------------------------------------------------------------------
+# The shipped domain classifiers and the registry.
+# ------------------------------------------------------------------------------------------------
+
+OUTPUTS = ("features", "logits")
+
+
+def _classifier_extractor(module, weights_dir, batch_size: int, output: str) -> FeatureExtractor:
+    """A shipped ConvClassifier as an extractor: penultimate features or class logits."""
+    if output not in OUTPUTS:
+        raise ValueError(f"unknown output {output!r}; valid: {list(OUTPUTS)}")
+    model, params, info = module.load_pretrained(weights_dir)
+    return_features = output == "features"
 
     def apply_fn(params, images):
-        return model.apply({"params": params}, images, return_features=True)
+        return model.apply({"params": params}, images, return_features=return_features)
 
-    size = info["input_spec"]
+    layer = info["feature_layer"] if return_features else "logits"
     return FeatureExtractor(
-        name=f"{info['name']}/{info['feature_layer']}",
+        name=f"{info['name']}/{layer}",
         apply_fn=apply_fn,
         params=params,
         weights_sha256=info["sha256"],
-        input_spec=InputSpec(**size),
+        input_spec=InputSpec(**info["input_spec"]),
         batch_size=batch_size,
     )
+
+
+def load_digits_extractor(weights_dir=None, batch_size: int = 256,
+                          output: str = "features") -> FeatureExtractor:
+    """The shipped 32x32x1 digits classifier: 128-d penultimate features (FID/KID/PR) or its
+    10 class logits (`output='logits'`, for the Inception Score)."""
+    from genvision_jax.models.recognizers import digits_classifier
+
+    return _classifier_extractor(digits_classifier, weights_dir, batch_size, output)
+
+
+def load_shapes_extractor(weights_dir=None, batch_size: int = 256,
+                          output: str = "features") -> FeatureExtractor:
+    """The shipped 32x32x3 shapes classifier: 128-d penultimate features or its 6 class logits."""
+    from genvision_jax.models.recognizers import shapes_classifier
+
+    return _classifier_extractor(shapes_classifier, weights_dir, batch_size, output)
+
+
+_CLASSIFIERS = {"digits": load_digits_extractor, "shapes": load_shapes_extractor}
+INCEPTION_RESIZES = ("legacy", "clean")
+
+
+@functools.lru_cache(maxsize=8)
+def get_feature_extractor(spec: str, *, output: str = "features",
+                          batch_size: int = 256) -> FeatureExtractor:
+    """Extractor by name: 'digits[:WEIGHTS_DIR]', 'shapes[:WEIGHTS_DIR]' or
+    'inception:PATH[:legacy|clean]' (InceptionV3 pool3 features / logits from a local weights file;
+    resize default 'legacy', the TF / pytorch-fid protocol most published FIDs use).
+
+    `output` is 'features' (FID, KID, precision/recall) or 'logits' (Inception Score). The same
+    arguments return the same extractor (memoized), so its weights load and its batch function
+    compiles once per process.
+    """
+    if output not in OUTPUTS:
+        raise ValueError(f"unknown output {output!r}; valid: {list(OUTPUTS)}")
+    name, _, rest = spec.partition(":")
+    if name in _CLASSIFIERS:
+        return _CLASSIFIERS[name](rest or None, batch_size=batch_size, output=output)
+    if name == "inception":
+        path, resize = rest, "legacy"
+        for mode in INCEPTION_RESIZES:
+            if rest.endswith(f":{mode}"):
+                path, resize = rest[:-len(mode) - 1], mode
+        if not path:
+            raise ValueError("the inception extractor needs a local weights file: "
+                             "'inception:PATH[:legacy|clean]' (e.g. a pytorch-fid "
+                             "pt_inception-2015-12-05-*.pth or a converted .npz)")
+        from genvision_jax.metrics import inception  # heavy; only when asked for
+
+        return inception.load_inception_extractor(
+            path, output="pool3" if output == "features" else "logits", resize=resize,
+            batch_size=batch_size)
+    raise ValueError(f"unknown feature extractor {spec!r}; valid: 'digits[:WEIGHTS_DIR]', "
+                     "'shapes[:WEIGHTS_DIR]', 'inception:PATH[:legacy|clean]'")

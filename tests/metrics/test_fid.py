@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from genvision_jax.metrics.fid import FeatureStats, compute_fid, frechet_distance
+from genvision_jax.metrics.fid import FeatureStats, compute_fid, frechet_distance, psd_sqrt
 
 
 def _reference_fid(mu1, s1, mu2, s2):
@@ -42,6 +42,49 @@ def test_frechet_rank_deficient_matches_scipy():
     ref = _reference_fid(mu1, s1, mu2, s2)
     assert value == pytest.approx(ref, rel=1e-6)
     assert info["min_eig_product"] > -1e-10  # only rounding-level negatives were clipped
+
+
+def _spectrum_cov(rng, eigenvalues):
+    q, _ = np.linalg.qr(rng.normal(size=(len(eigenvalues), len(eigenvalues))))
+    return (q * eigenvalues) @ q.T
+
+
+@pytest.mark.parametrize("smallest", [1e-9, 1e-12, 1e-15])
+def test_frechet_near_singular_matches_scipy(smallest):
+    # Eigenvalues spread log-uniformly from ~1 down to `smallest` (condition number up to 1e15):
+    # rounding makes some eigenvalues of the product negative; their clipped part must stay tiny.
+    rng = np.random.default_rng(int(-np.log10(smallest)))
+    d = 64
+    s1 = _spectrum_cov(rng, np.logspace(0, np.log10(smallest), d))
+    s2 = _spectrum_cov(rng, np.logspace(0.5, np.log10(smallest), d))
+    mu1, mu2 = 0.1 * rng.normal(size=d), 0.1 * rng.normal(size=d)
+    value, info = frechet_distance(mu1, s1, mu2, s2)
+    assert value == pytest.approx(_reference_fid(mu1, s1, mu2, s2), rel=1e-6)
+    assert 0.0 <= info["trace_imag"] <= 1e-6 and info["trace_imag_rel"] <= 1e-7
+    assert info["min_eig_product"] > -1e-12
+
+
+def test_frechet_reports_imaginary_residual_of_indefinite_input():
+    # A "covariance" with a negative eigenvalue -4 (e.g. statistics mixed up by a bug): the product
+    # with the identity has eigenvalue -4, whose principal square root is 2i, so Tr sqrtm has
+    # imaginary part 2, as scipy's complex sqrtm says too.
+    s1 = np.diag([4.0, 1.0, 1.0])
+    s2 = np.diag([1.0, 9.0, -4.0])
+    value, info = frechet_distance(np.zeros(3), s1, np.zeros(3), s2)
+    assert info["trace_imag"] == pytest.approx(np.imag(np.trace(scipy.linalg.sqrtm(s1 @ s2))), rel=1e-12)
+    assert info["trace_imag"] == pytest.approx(2.0, rel=1e-12)
+    assert info["n_eig_clipped"] == 1 and info["min_eig_product"] == pytest.approx(-4.0)
+    assert info["min_eig_sigma1"] == 0.0  # sigma1 itself is PSD
+
+
+def test_psd_sqrt_matches_scipy_sqrtm():
+    rng = np.random.default_rng(3)
+    s = _random_spd(rng, 48, rank=20)  # singular
+    root, min_eig = psd_sqrt(s)
+    np.testing.assert_allclose(root, root.T, rtol=0, atol=0)
+    np.testing.assert_allclose(root @ root, s, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(root, np.real(scipy.linalg.sqrtm(s)), rtol=0, atol=1e-6)
+    assert -1e-12 < min_eig <= 0.0
 
 
 def test_frechet_equal_distributions_is_zero():
@@ -121,6 +164,18 @@ def test_stats_merge_equals_concatenation_and_order_invariant():
         np.testing.assert_allclose(s.mean, merged.mean, rtol=0, atol=1e-12)
         np.testing.assert_allclose(s.cov, merged.cov, rtol=0, atol=1e-10)
     assert sa.count == 50  # merge does not mutate its inputs
+
+
+def test_fid_of_distribution_with_itself_from_streamed_stats():
+    # The same 300 features streamed in two different orders and chunkings, 64-d, one near-singular
+    # direction: FID between the two statistics is 0 up to rounding.
+    x = _features(9, n=300, d=64)
+    x[:, 5] = x[:, 4] + 1e-7 * x[:, 3]
+    a = _stream(x, [300])
+    b = _stream(np.random.default_rng(1).permutation(x), [7, 93, 200])
+    out = compute_fid(a, b)
+    assert 0.0 <= out["fid"] <= 1e-6
+    assert abs(out["sqrtm_info"]["raw"]) <= 1e-6
 
 
 def test_stats_npz_round_trip(tmp_path):

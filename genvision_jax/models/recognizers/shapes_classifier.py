@@ -1,0 +1,18 @@
+"""The 32x32x3 shapes classifier: a `ConvClassifier` over the 6 shape classes, shipped weights.
+
+Its 128-d penultimate features define FID/KID/precision-recall on `shapes` at 32x32
+(`genvision_jax.metrics.load_shapes_extractor`). Trained by
+`python -m genvision_jax.models.recognizers.train_classifier --dataset=shapes`.
+"""
+
+from genvision_jax.models.recognizers import conv_classifier
+from genvision_jax.models.recognizers.conv_classifier import (  # noqa: F401  (re-exported)
+    FEATURE_LAYER, WEIGHTS_DIR, accuracy, file_sha256, predict)
+
+NAME = "shapes_classifier_32"
+INPUT_SPEC = {"height": 32, "width": 32, "channels": 3, "low": -1.0, "high": 1.0, "dtype": "float32"}
+
+
+def load_pretrained(weights_dir=None):
+    """(model, params, info) of the shipped shapes weights; see `conv_classifier.load_pretrained`."""
+    return conv_classifier.load_pretrained(NAME, weights_dir)
