@@ -15,13 +15,13 @@ import numpy as np
 from tqdm import tqdm
 
 from genvision_jax import data as gdata
-from genvision_jax.losses.gan import get_gan_loss
-from genvision_jax.metrics import FeatureStats, compute_fid, load_digits_extractor, stats_from_images
-from genvision_jax.models.gan import DCGANDiscriminator, DCGANGenerator
+from genvision_jax.metrics import FeatureStats, compute_fid, stats_from_images
+from genvision_jax.metrics.features import get_feature_extractor
+from genvision_jax.models.gan import DCGANDiscriminator, DCGANGenerator, ResNetDiscriminator, ResNetGenerator
 from genvision_jax.train import Checkpointer, make_mesh, make_optimizer, stream_key, to_global_batch
 from genvision_jax.train.checkpoint import sync_global_devices
 from genvision_jax.train.gan import (GANSetup, abstract_gan_state, create_gan_state, make_gan_train_step,
-                                     make_sampler)
+                                     make_sampler, recipe_from_config)
 from genvision_jax.train.loop import MetricBuffer, check_finite_tree, is_due
 from genvision_jax.train.results import write_results
 from genvision_jax.train.rng import root_key
@@ -31,28 +31,46 @@ from genvision_jax.train.writers import MetricWriter, save_image_grid
 
 
 def make_setup(config: ml_collections.ConfigDict) -> GANSetup:
+    """Modules and recipe from the config: `model.arch` dcgan | resnet, `model.d_norm`, the `gan` recipe."""
     d, m = config.dataset, config.model
+    d_kwargs = dict(norm=m.d_norm, minibatch_std=m.minibatch_std, minibatch_discrimination=m.minibatch_discrimination,
+                    num_classes=m.num_classes)
+    if m.arch == "dcgan":
+        generator = DCGANGenerator(d.image_size, d.channels, m.latent_dim, m.g_features, num_classes=m.num_classes)
+        discriminator = DCGANDiscriminator(d.image_size, d.channels, m.d_features, **d_kwargs)
+    elif m.arch == "resnet":
+        generator = ResNetGenerator(d.image_size, d.channels, m.latent_dim, m.g_features, num_classes=m.num_classes)
+        discriminator = ResNetDiscriminator(d.image_size, d.channels, m.d_features, **d_kwargs)
+    else:
+        raise ValueError(f"unknown model.arch {m.arch!r}; choose 'dcgan' or 'resnet'")
     return GANSetup(
-        generator=DCGANGenerator(d.image_size, d.channels, m.latent_dim, m.g_features),
-        discriminator=DCGANDiscriminator(d.image_size, d.channels, m.d_features),
+        generator=generator,
+        discriminator=discriminator,
         g_tx=make_optimizer(config.g_optimizer.to_dict()),
         d_tx=make_optimizer(config.d_optimizer.to_dict()),
-        loss=get_gan_loss(config.loss),
         latent_dim=m.latent_dim,
-        image_shape=(d.image_size, d.image_size, d.channels),
+        data_shape=(d.image_size, d.image_size, d.channels),
         ema_decay=config.ema_decay,
+        num_classes=m.num_classes,
+        **recipe_from_config(config.gan.to_dict()),
     )
 
 
 def make_data(config: ml_collections.ConfigDict, per_process_batch: int):
-    """Training pipeline: seeded shuffle, per-process slice, scale to [-1, 1], optional flip."""
+    """Training pipeline: seeded shuffle, per-process slice, scale to [-1, 1], optional flip.
+
+    A step with `gan.n_critic` > 1 takes n_critic batches (one per D update), so it reads
+    n_critic x `per_process_batch` examples."""
     d = config.dataset
     source = gdata.get_source(d.name, d.split, data_dir=d.data_dir or None, **_source_kwargs(d))
     transforms = [gdata.transforms.ScaleImage()]
     if d.random_flip:
         transforms.append(gdata.transforms.RandomFlip())
     transforms.append(gdata.transforms.SelectKeys(("image",)))
-    return gdata.make_pipeline(source, batch_size=per_process_batch, seed=config.seed, transforms=transforms)
+    keys = ("image", "label") if config.model.num_classes else ("image",)
+    transforms[-1] = gdata.transforms.SelectKeys(keys)
+    return gdata.make_pipeline(source, batch_size=per_process_batch * config.gan.n_critic, seed=config.seed,
+                               transforms=transforms)
 
 
 def _source_kwargs(d) -> dict:
@@ -125,6 +143,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
         buffer.add(step, metrics)
         if is_due(step, config.log_every, last):
             log_buffered(step)
+        if config.eval.fid and config.eval.fid_every > 0 and step % config.eval.fid_every == 0 and step != last:
+            writer.write_scalars(step, {"fid": evaluate_fid(config, setup, sampler, state, mesh, root)["fid"]})
         if config.sample_every > 0 and step % config.sample_every == 0:
             images = gather_to_host(sampler(state.g_ema, state.g_stats, sample_z))
             if jax.process_index() == 0:
@@ -150,11 +170,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
         fid = evaluate_fid(config, setup, sampler, state, mesh, root)
         fid_ema = evaluate_fid(config, setup, sampler, state, mesh, root, use_ema=True)
         metrics_out.update(fid_final=fid["fid"], fid_final_ema=fid_ema["fid"])
+        writer.write_scalars(int(state.step), {"fid": fid["fid"], "fid_ema": fid_ema["fid"]})
         protocol["fid"] = fid["protocol"]
         # Scale for the numbers above: the held-out real split scored like a generator.
         d = config.dataset
-        ref = compute_fid(_real_stats(d.name, config.eval.real_split, d.image_size, d.data_dir or None),
-                          _real_stats(d.name, "test", d.image_size, d.data_dir or None))
+        ext = config.eval.feature_extractor or d.name
+        ref = compute_fid(_real_stats(d.name, config.eval.real_split, d.image_size, d.data_dir or None, ext),
+                          _real_stats(d.name, "test", d.image_size, d.data_dir or None, ext))
         metrics_out["fid_real_test_split"] = ref["fid"]
         protocol["fid_real_test_split"] = {"n_real": ref["protocol"]["n_real"], "n_fake": ref["protocol"]["n_fake"]}
     metrics_out["train_steps"] = int(state.step)
@@ -170,14 +192,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
 
 
 def evaluate_fid(config, setup: GANSetup, sampler, state, mesh, root, use_ema: bool = False) -> dict:
-    """FID of `config.eval.num_samples` generated images vs the whole real split, digits features.
+    """FID of `config.eval.num_samples` generated images vs the whole real split, domain-classifier features.
 
     The same latent vectors (stream 'fid') are used at every evaluation, so FID at start and end
     differ only by the generator.
     """
     extractor = fid_extractor(config)
     d = config.dataset
-    real = _real_stats(d.name, config.eval.real_split, d.image_size, d.data_dir or None)
+    real = _real_stats(d.name, config.eval.real_split, d.image_size, d.data_dir or None,
+                       config.eval.feature_extractor or d.name)
     fake = FeatureStats(extractor.feature_dim, {**extractor.protocol(), "source": "generator"})
     params = state.g_ema if use_ema else state.g_params
     bs, n = config.eval.batch_size, config.eval.num_samples
@@ -189,19 +212,25 @@ def evaluate_fid(config, setup: GANSetup, sampler, state, mesh, root, use_ema: b
                                     "eval_batch_size": bs, "z_stream": "fid"})
 
 
-@functools.lru_cache(maxsize=1)
-def _digits_extractor():
-    return load_digits_extractor()
+@functools.lru_cache(maxsize=4)
+def _extractor(name: str):
+    return get_feature_extractor(name)
 
 
 def fid_extractor(config):
-    """The FID feature extractor for the config's dataset (only digits 32x32x1 has one so far)."""
-    extractor = _digits_extractor()
-    spec, d = extractor.input_spec, config.dataset
-    if d.name != "digits" or (d.image_size, d.image_size, d.channels) != (spec.height, spec.width, spec.channels):
-        raise ValueError(f"eval.fid: the only feature extractor so far is the digits classifier ({spec.describe()}); "
-                         f"dataset {d.name!r} is {d.image_size}x{d.image_size}x{d.channels}. "
-                         "Set --config.eval.fid=False")
+    """The FID feature extractor for the config's dataset: its domain classifier (`eval.feature_extractor`,
+    default the dataset name: digits 32x32x1, shapes 32x32x3), checked against the image shape."""
+    d = config.dataset
+    name = config.eval.feature_extractor or d.name
+    try:
+        extractor = _extractor(name)
+    except (ValueError, FileNotFoundError) as e:
+        raise ValueError(f"eval.fid: no feature extractor {name!r} for dataset {d.name!r} ({e}); "
+                         "set --config.eval.feature_extractor or --config.eval.fid=False") from e
+    spec = extractor.input_spec
+    if (d.image_size, d.image_size, d.channels) != (spec.height, spec.width, spec.channels):
+        raise ValueError(f"eval.fid: feature extractor {name!r} expects {spec.describe()}; dataset {d.name!r} is "
+                         f"{d.image_size}x{d.image_size}x{d.channels}. Set --config.eval.fid=False")
     return extractor
 
 
@@ -225,8 +254,8 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 @functools.lru_cache(maxsize=8)
-def _real_stats(name: str, split: str, image_size: int, data_dir: str | None) -> FeatureStats:
-    extractor = _digits_extractor()
+def _real_stats(name: str, split: str, image_size: int, data_dir: str | None, extractor_name: str) -> FeatureStats:
+    extractor = _extractor(extractor_name)
     source = gdata.get_source(name, split, data_dir=data_dir, image_size=image_size)
     raw = {"image": np.stack([source[i]["image"] for i in range(len(source))])}
     images = gdata.transforms.ScaleImage().map(raw)["image"]  # the training pipeline's own scaling

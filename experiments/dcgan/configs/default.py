@@ -30,15 +30,26 @@ def base() -> ml_collections.ConfigDict:
     c.model.latent_dim = 100
     c.model.g_features = 64
     c.model.d_features = 64
+    c.model.arch = "dcgan"           # dcgan | resnet (SNGAN-style ResBlocks)
+    c.model.d_norm = "batch"         # batch | instance | layer | spectral | none (D's hidden layers)
+    c.model.minibatch_std = False
+    c.model.minibatch_discrimination = 0
+    c.model.num_classes = 0          # > 0: conditional BN in G, projection D; batches carry labels
 
-    c.loss = "non_saturating"
+    # The GAN recipe (genvision_jax.train.gan.RECIPE_DEFAULTS): the plain DCGAN step by default.
+    c.gan = ml_collections.ConfigDict(dict(loss="non_saturating", real_label=1.0, penalty="none",
+                                           penalty_weight=0.0, penalty_every=1, n_critic=1, d_clip=0.0,
+                                           feature_matching=False, instance_noise=0.0,
+                                           instance_noise_anneal_steps=0, unrolled_steps=0))
     c.ema_decay = 0.999
     # Radford et al. 2016 §4: Adam, lr 2e-4, beta1 0.5.
     c.g_optimizer = ml_collections.ConfigDict(dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999))
     c.d_optimizer = ml_collections.ConfigDict(dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999))
 
     c.eval = ml_collections.ConfigDict()
-    c.eval.fid = True                # needs a feature extractor for the dataset (digits 32x32)
+    c.eval.fid = True                # needs a feature extractor for the dataset (digits, shapes at 32x32)
+    c.eval.feature_extractor = ""    # '' = the dataset's domain classifier; or 'inception:PATH'
+    c.eval.fid_every = 0             # > 0: also FID every this many steps (FID-vs-step curves)
     c.eval.num_samples = 2000
     c.eval.batch_size = 200
     c.eval.real_split = "train"
@@ -71,7 +82,6 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         c.dataset.name = "shapes"
         c.dataset.channels = 3
         c.dataset.random_flip = True
-        c.eval.fid = False            # no shapes feature extractor yet (metrics issue)
     elif variant == "paper":
         c.dataset.name = "shapes"
         c.dataset.image_size = 64
