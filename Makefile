@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,torch]'
 	$(PY) -m benchmarks.bench_conv
 	$(PY) -m benchmarks.bench_dcgan
+	$(PY) -m benchmarks.bench_metrics
 
 clean:
 	rm -rf $(VENV) workdirs
