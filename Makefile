@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.bench_conv
 	$(PY) -m benchmarks.bench_dcgan
 	$(PY) -m benchmarks.bench_metrics
+	$(PY) -m benchmarks.bench_tracking
 
 clean:
 	rm -rf $(VENV) workdirs
