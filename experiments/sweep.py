@@ -132,12 +132,15 @@ def collect(root: Path, sweep: list[dict], seeds: list[int], vmapped_seeds: bool
     return runs
 
 
-def _cell(values: list[float], failed: list[str], digits: int) -> str:
+def _cell(values: list[float], failed: list[str], digits: int, full_n: int) -> str:
+    """'mean ± std', with the seed count when fewer seeds than the table's fullest cell finished."""
     if failed and not values:
         return "failed"
     if not values:
         return "—"
     s = f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
+    if len(values) < full_n:
+        s += f" (n={len(values)})"
     return s + (f" ({len(failed)} failed)" if failed else "")
 
 
@@ -165,6 +168,7 @@ def write_tables(root: Path, runs: list[dict], table: dict, config_path: str) ->
         rows = list(dict.fromkeys(r["labels"][rows_key] for r in sub))
         cols = list(dict.fromkeys(r["labels"][cols_key] for r in sub))
         for m in table["metrics"]:
+            full_n = max((len(r["values"][m]) for r in runs), default=0)
             title = f"### {m}" + (f" — {split_key} = {split}" if split is not None else "")
             lines += [title, "", f"| {rows_key} \\ {cols_key} | " + " | ".join(cols) + " |",
                       "|---" * (len(cols) + 1) + "|"]
@@ -172,7 +176,7 @@ def write_tables(root: Path, runs: list[dict], table: dict, config_path: str) ->
                 cells = []
                 for col in cols:
                     match = [r for r in sub if r["labels"][rows_key] == row and r["labels"][cols_key] == col]
-                    cells.append(_cell(match[0]["values"][m], match[0]["failed"], digits.get(m, 2))
+                    cells.append(_cell(match[0]["values"][m], match[0]["failed"], digits.get(m, 2), full_n)
                                  if match else "n/a")
                 lines.append(f"| {row} | " + " | ".join(cells) + " |")
             lines.append("")

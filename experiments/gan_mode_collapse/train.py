@@ -185,8 +185,8 @@ def plot_sweep(runs: list[dict], out_dir) -> None:
                 match = [r for r in sub if r["labels"]["loss"] == loss and r["labels"]["remedy"] == remedy]
                 path = Path(match[0]["dirs"][0]) / "samples.npz" if match else None
                 if path is None or not path.exists():
-                    ax.text(0.5, 0.5, "n/a" if not match else "failed", ha="center", va="center", fontsize=7,
-                            transform=ax.transAxes)
+                    label = "n/a" if not match else ("failed" if match[0]["failed"] else "not run")
+                    ax.text(0.5, 0.5, label, ha="center", va="center", fontsize=7, transform=ax.transAxes)
                     continue
                 data = np.load(path)
                 centers, x = data["centers"], data["samples"][0]
