@@ -1,6 +1,7 @@
 """Mode collapse on 2-D Gaussian mixtures: every GAN loss x anti-collapse remedy, seeds vmapped in one run.
 
-Variants: tiny (CI smoke), cpu (the README table; the whole sweep ≲ 30 min on 2 cores), paper (Metz et
+Variants: tiny (CI smoke), cpu (the README table; sized for a 30-min sweep on 2 idle cores, but on a
+shared machine 75 of its 120 runs took 99 min), paper (Metz et
 al. 2017 scale: 25k steps, batch 512). One run trains `num_seeds` seeds side by side (vmapped) and
 reports mean ± std over them.
 
@@ -91,7 +92,8 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         c.model.g_hidden = c.model.d_hidden = 16
         c.eval.num_samples = 200
     elif variant == "cpu":
-        # Sized so the whole sweep (120 runs x 3 seeds) fits in about 30 minutes on 2 cores.
+        # Sized for the whole sweep (120 runs x 3 seeds) in about 30 minutes on 2 idle cores (not yet
+        # measured idle: the README's sweep shared the machine and ran ~3x slower).
         c.num_steps = 2000
         c.batch_size = 128
     elif variant == "paper":
