@@ -25,6 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from genvision_jax.metrics.kid import _check_features  # one validation for feature matrices
+
 
 def _sq_distances(q: jax.Array, r: jax.Array) -> jax.Array:
     """||q_i - r_j||² for q [B, d], r [N, d] -> [B, N], clamped at 0 against rounding."""
@@ -75,15 +77,6 @@ def knn_sq_radii(features, k: int, block_size: int = 1024) -> np.ndarray:
     return _blocks(lambda q: _smallest_block(q, xd, k + 1), x, min(block_size, len(x)))[:, k]
 
 
-def _check(name: str, x) -> np.ndarray:
-    x = np.asarray(x, np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"{name} features must be [n, d], got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} features contain NaN or Inf")
-    return x
-
-
 def prdc(real_features, fake_features, *, k: int = 3, block_size: int = 1024,
          protocol: Mapping[str, Any] | None = None) -> dict:
     """Precision, recall, density and coverage of fake [M, d] against real [N, d] features.
@@ -91,7 +84,7 @@ def prdc(real_features, fake_features, *, k: int = 3, block_size: int = 1024,
     Returns {'precision', 'recall', 'density', 'coverage', 'protocol'}; `k` is used for every
     radius (the paper's k=3 for precision/recall; Naeem et al. recommend k=5 for density/coverage).
     """
-    real, fake = _check("real", real_features), _check("fake", fake_features)
+    real, fake = _check_features("real", real_features), _check_features("fake", fake_features)
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"feature dims differ: real {real.shape[1]} vs fake {fake.shape[1]}")
     centre = real.mean(axis=0)
