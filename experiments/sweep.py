@@ -11,6 +11,11 @@ the sweep. Studies whose runs train several seeds at once set `num_seeds` in the
 `<metric>_per_seed`; otherwise every variant runs once per `--seeds` entry (workdir `<name>/seed<k>`).
 Mean ± std are over seeds. A study's train module may define `plot_sweep(runs, out_dir)` for its own
 figures; `TABLE['curves']` names metrics of `metrics.jsonl` plotted against step, mean over seeds.
+
+`--workers N` trains with N worker processes that pull runs from the shared list (a run is claimed by
+creating `<workdir>/.claims/<run>` exclusively), for hosts where one small run leaves cores idle; the
+tables are written once all workers are done, with the sweep's elapsed wall time next to the summed
+per-run wall time.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
+import shutil
+import subprocess
 import sys
 import time
 import traceback
@@ -66,8 +74,48 @@ def apply_overrides(config, overrides: dict[str, Any]):
     return config
 
 
+def _claim(root: Path, run_dir: Path) -> bool:
+    """Atomically claim a run for this worker process (False when another worker has it)."""
+    claim = root / ".claims" / str(run_dir.relative_to(root)).replace(os.sep, "__")
+    claim.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
+
+
+def _train_runs(study: str, base, sweep: list[dict], seeds: list[int], vmapped_seeds: bool, root: Path,
+                claim: bool) -> None:
+    """Train every run of `sweep` without results.json (only the ones this worker claims when `claim`)."""
+    train = importlib.import_module(f"experiments.{study}.train")
+    for i, entry in enumerate(sweep):
+        for seed in seeds:
+            wd = root / entry["name"] if vmapped_seeds else root / entry["name"] / f"seed{seed}"
+            if (wd / "results.json").exists() or (claim and not _claim(root, wd)):
+                continue
+            config = apply_overrides(base, {**entry["overrides"], "seed": seed})
+            t0 = time.time()
+            print(f"[{i + 1}/{len(sweep)}] {entry['name']} seed {seed}", flush=True)
+            try:
+                train.train_and_evaluate(config, str(wd))
+                (wd / "FAILED").unlink(missing_ok=True)
+            except Exception as e:  # a diverged variant is a result, not the end of the sweep
+                wd.mkdir(parents=True, exist_ok=True)
+                (wd / "FAILED").write_text(f"{type(e).__name__}: {e}\n\n{traceback.format_exc()}")
+                print(f"  failed: {type(e).__name__}: {e}", flush=True)
+            print(f"  {time.time() - t0:.1f} s", flush=True)
+
+
 def run_sweep(config_path: str, workdir: str, only: str = "", seeds: list[int] | None = None,
-              report_only: bool = False) -> dict:
+              report_only: bool = False, workers: int = 1, worker: bool = False) -> dict | None:
+    """Train the sweep's missing runs (in `workers` processes), then write the tables; returns the report.
+
+    `worker=True` is the mode of a process started by `workers > 1`: it trains the runs it claims and
+    writes no table (returns None).
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     study, module, variant = load_config_module(config_path)
     base = module.get_config(variant)
     sweep = [v for v in module.get_sweep(variant) if only in v["name"]]
@@ -77,26 +125,31 @@ def run_sweep(config_path: str, workdir: str, only: str = "", seeds: list[int] |
     seeds = [base.seed] if vmapped_seeds else (seeds or [0, 1, 2])
     root = Path(workdir)
     root.mkdir(parents=True, exist_ok=True)
-    if not report_only:
-        train = importlib.import_module(f"experiments.{study}.train")
-        for i, entry in enumerate(sweep):
-            for seed in seeds:
-                wd = root / entry["name"] if vmapped_seeds else root / entry["name"] / f"seed{seed}"
-                if (wd / "results.json").exists():
-                    continue
-                config = apply_overrides(base, {**entry["overrides"], "seed": seed})
-                t0 = time.time()
-                print(f"[{i + 1}/{len(sweep)}] {entry['name']} seed {seed}", flush=True)
-                try:
-                    train.train_and_evaluate(config, str(wd))
-                    (wd / "FAILED").unlink(missing_ok=True)
-                except Exception as e:  # a diverged variant is a result, not the end of the sweep
-                    wd.mkdir(parents=True, exist_ok=True)
-                    (wd / "FAILED").write_text(f"{type(e).__name__}: {e}\n\n{traceback.format_exc()}")
-                    print(f"  failed: {type(e).__name__}: {e}", flush=True)
-                print(f"  {time.time() - t0:.1f} s", flush=True)
+    t_start = time.time()
+    if worker:
+        _train_runs(study, base, sweep, seeds, vmapped_seeds, root, claim=True)
+        return None
+    if not report_only and workers == 1:
+        _train_runs(study, base, sweep, seeds, vmapped_seeds, root, claim=False)
+    elif not report_only:
+        shutil.rmtree(root / ".claims", ignore_errors=True)  # claims of an interrupted earlier sweep
+        cmd = [sys.executable, "-m", "experiments.sweep", f"--config={config_path}", f"--workdir={workdir}",
+               f"--only={only}", f"--seeds={','.join(map(str, seeds))}", "--worker"]
+        procs = []
+        for k in range(workers):
+            log = open(root / f"worker{k}.log", "a")
+            procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
+        codes = []
+        for proc, log in procs:
+            codes.append(proc.wait())
+            log.close()
+        shutil.rmtree(root / ".claims", ignore_errors=True)
+        if any(codes):
+            raise RuntimeError(f"sweep worker(s) exited with codes {codes}; see {root}/worker*.log")
+    elapsed = time.time() - t_start
     runs = collect(root, sweep, seeds, vmapped_seeds, module.TABLE)
-    report = write_tables(root, runs, module.TABLE, config_path)
+    report = write_tables(root, runs, module.TABLE, config_path,
+                          elapsed=None if report_only else {"seconds": elapsed, "workers": workers})
     curves = module.TABLE.get("curves", [])
     if curves:
         plot_curves(root, runs, module.TABLE, curves)
@@ -144,8 +197,12 @@ def _cell(values: list[float], failed: list[str], digits: int, full_n: int) -> s
     return s + (f" ({len(failed)} failed)" if failed else "")
 
 
-def write_tables(root: Path, runs: list[dict], table: dict, config_path: str) -> dict:
-    """table.json (every number) and table.md (one rows x cols grid per split value and metric)."""
+def write_tables(root: Path, runs: list[dict], table: dict, config_path: str, elapsed: dict | None = None) -> dict:
+    """table.json (every number) and table.md (one rows x cols grid per split value and metric).
+
+    `elapsed` ({seconds, workers}) is the wall time of the invocation that trained the runs; it is
+    kept from an earlier table.json when the tables are rebuilt (`--report_only`).
+    """
     digits = table.get("digits", {})
     summary = []
     for r in runs:
@@ -155,13 +212,18 @@ def write_tables(root: Path, runs: list[dict], table: dict, config_path: str) ->
             row[m] = {"mean": float(np.mean(v)) if v else None, "std": float(np.std(v)) if v else None,
                       "n": len(v), "values": v}
         summary.append(row)
+    if elapsed is None and (root / "table.json").exists():
+        elapsed = json.loads((root / "table.json").read_text()).get("sweep_elapsed")
     report = {"config": config_path, "table": table, "runs": summary,
-              "total_wall_time_s": float(sum(r["wall_time_s"] for r in runs))}
+              "total_wall_time_s": float(sum(r["wall_time_s"] for r in runs)), "sweep_elapsed": elapsed}
     (root / "table.json").write_text(json.dumps(report, indent=2))
 
     rows_key, cols_key, split_key = table["rows"], table["cols"], table.get("split")
-    lines = [f"Sweep of `{config_path}`: mean ± std over seeds; total train+eval wall time "
-             f"{report['total_wall_time_s'] / 60:.1f} min.", ""]
+    header = (f"Sweep of `{config_path}`: mean ± std over seeds; summed train+eval wall time of the runs "
+              f"{report['total_wall_time_s'] / 60:.1f} min")
+    if elapsed:
+        header += f"; last sweep invocation {elapsed['seconds'] / 60:.1f} min elapsed with {elapsed['workers']} worker(s)"
+    lines = [header + ".", ""]
     splits = sorted({r["labels"].get(split_key) for r in runs}, key=str) if split_key else [None]
     for split in splits:
         sub = [r for r in runs if split is None or r["labels"].get(split_key) == split]
@@ -237,7 +299,10 @@ def main(argv):
         logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
     enable_compilation_cache()
     seeds = [int(s) for s in FLAGS.seeds.split(",")] if FLAGS.seeds else None
-    report = run_sweep(FLAGS.config, FLAGS.workdir, FLAGS.only, seeds, FLAGS.report_only)
+    report = run_sweep(FLAGS.config, FLAGS.workdir, FLAGS.only, seeds, FLAGS.report_only, FLAGS.workers,
+                       FLAGS.worker)
+    if report is None:  # a worker process: the parent writes the tables
+        return
     print((Path(FLAGS.workdir) / "table.md").read_text())
     failed = [r["name"] for r in report["runs"] if r["failed"]]
     if failed:
@@ -250,5 +315,7 @@ if __name__ == "__main__":
     flags.DEFINE_string("only", "", "Run only sweep entries whose name contains this substring.")
     flags.DEFINE_string("seeds", "", "Comma-separated seeds for studies that run one seed per process.")
     flags.DEFINE_boolean("report_only", False, "Do not train; rebuild the tables and plots from the runs.")
+    flags.DEFINE_integer("workers", 1, "Train with this many worker processes (each claims runs from the list).")
+    flags.DEFINE_boolean("worker", False, "Internal: run as one worker of --workers (no tables).")
     flags.mark_flags_as_required(["config", "workdir"])
     app.run(main)

@@ -38,7 +38,8 @@ def make_setup(config: ml_collections.ConfigDict) -> GANSetup:
     m = config.model
     return GANSetup(
         generator=MLPGenerator(latent_dim=m.latent_dim, data_dim=2, hidden=(m.g_hidden,) * m.g_layers),
-        discriminator=MLPDiscriminator(data_dim=2, hidden=(m.d_hidden,) * m.d_layers, minibatch_std=m.minibatch_std,
+        discriminator=MLPDiscriminator(data_dim=2, hidden=(m.d_hidden,) * m.d_layers, input_scale=m.d_input_scale,
+                                       minibatch_std=m.minibatch_std,
                                        minibatch_discrimination=m.minibatch_discrimination),
         g_tx=make_optimizer(config.g_optimizer.to_dict()),
         d_tx=make_optimizer(config.d_optimizer.to_dict()),
