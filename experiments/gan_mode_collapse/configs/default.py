@@ -1,6 +1,6 @@
 """Mode collapse on 2-D Gaussian mixtures: every GAN loss x anti-collapse remedy, seeds vmapped in one run.
 
-Variants: tiny (CI smoke), cpu (the README table; the 120-run sweep sized for 30 min on 2 idle cores
+Variants: tiny (CI smoke), cpu (the README table; the 120-run sweep took 50 min on 2 cores
 with `--workers 2`), paper (Metz et al. 2017 scale: 25k steps, batch 512). One run trains `num_seeds` seeds side by side (vmapped) and
 reports mean ± std over them.
 
@@ -94,8 +94,8 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         c.model.g_hidden = c.model.d_hidden = 16
         c.eval.num_samples = 200
     elif variant == "cpu":
-        # Sized for the whole sweep (120 runs x 3 seeds) in at most 30 minutes on 2 idle cores with
-        # `experiments.sweep --workers 2` (one run keeps one core busy).
+        # The whole sweep (120 runs x 3 seeds) took 50 min on 2 cores with `experiments.sweep --workers 2`
+        # (target 30): minibatch discrimination and unrolled runs take over half of it.
         c.num_steps = 3000
         c.batch_size = 128
     elif variant == "paper":
