@@ -15,13 +15,13 @@ _EXPORTS = {
     "get_source": "sources", "Source": "sources", "default_data_dir": "sources",
     "make_pipeline": "pipeline", "DataIterator": "pipeline",
 }
-_SUBMODULES = ("digits", "mixture2d", "mot_synthetic", "pipeline", "shape_drawing", "shapes", "sources",
-               "transforms")
+_SUBMODULES = ("digits", "mixture2d", "mot_synthetic", "pipeline", "scenes", "shape_drawing", "shapes",
+               "sources", "transforms")
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
 if TYPE_CHECKING:
     from genvision_jax.data import digits, mixture2d, mot_synthetic, pipeline, shape_drawing, shapes, sources
-    from genvision_jax.data import transforms
+    from genvision_jax.data import scenes, transforms
     from genvision_jax.data.pipeline import DataIterator, make_pipeline
     from genvision_jax.data.sources import Source, default_data_dir, get_source
 

@@ -283,13 +283,14 @@ def check_count(dataset: str, key: str, value: Any) -> int:
 
 def _embedded() -> dict[str, Callable[..., tfds.core.DatasetBuilder]]:
     """name -> `make_builder(data_dir, **config)`; imported lazily to keep this module light."""
-    from genvision_jax.data import digits, mixture2d, shapes  # pylint: disable=g-import-not-at-top
+    from genvision_jax.data import digits, mixture2d, scenes, shapes  # pylint: disable=g-import-not-at-top
 
     return {"digits": digits.make_builder, "shapes": shapes.make_builder,
-            "mixture2d": mixture2d.make_builder}
+            "mixture2d": mixture2d.make_builder, "synthetic_scenes": scenes.make_builder}
 
 
-EMBEDDED_SPLITS = ("train", "test")  # Every embedded dataset has these two.
+EMBEDDED_SPLITS = ("train", "test")  # Every embedded dataset has these two,
+_MORE_SPLITS = {"synthetic_scenes": ("train", "val", "test")}  # except these.
 
 
 def get_source(name: str, split: str, *, data_dir: str | None = None, **config) -> Source:
@@ -298,7 +299,9 @@ def get_source(name: str, split: str, *, data_dir: str | None = None, **config) 
     Args:
         name: `'digits'` (config `image_size` in 8/16/32, default 32), `'shapes'` (`image_size` 32/64,
             default 64; `num_train`, `num_test` to generate a smaller variant), `'mixture2d'`
-            (`mixture` 'ring8'/'grid25', default 'ring8'; `num_train`, `num_test`), or
+            (`mixture` 'ring8'/'grid25', default 'ring8'; `num_train`, `num_test`),
+            `'synthetic_scenes'` (splits train/val/test; `scene`, `image_size`, `background`,
+            `num_train`, `num_val`, `num_test`; see `scenes.SyntheticScenes`), or
             `'tfds:<name>[/<config>][:<version>]'` for a TFDS catalog dataset already prepared in
             ArrayRecord format.
         split: e.g. `'train'`, `'test'`; TFDS slicing (`'train[:90%]'`) is allowed.
@@ -318,7 +321,7 @@ def get_source(name: str, split: str, *, data_dir: str | None = None, **config) 
             f"Unknown dataset {name!r}; valid names: {sorted(makers)} or "
             f"'{CATALOG_PREFIX}<tfds catalog name>' (e.g. '{CATALOG_PREFIX}cifar10')."
         )
-    check_split(name, split, EMBEDDED_SPLITS)  # Before generating anything.
+    check_split(name, split, _MORE_SPLITS.get(name, EMBEDDED_SPLITS))  # Before generating anything.
     data_dir = os.path.abspath(os.path.expanduser(data_dir) if data_dir else default_data_dir())
     make_builder = makers[name]
     builder = prepare(lambda: make_builder(data_dir, **config))  # Bad config raises here, first.
