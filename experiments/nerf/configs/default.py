@@ -1,0 +1,123 @@
+"""Radiance-field configs: one trainer (`experiments/nerf/train.py`) for every field.
+
+Variants: tiny (CI smoke: 16x16 views, a few steps), cpu (64x64 `spheres` scene, sized for minutes on
+2 CPU cores), paper (NeRF's Blender recipe: 4096 rays, 64 + 128 samples, 8 x 256 MLP, lr 5e-4 → 5e-5
+over 250k steps; Mildenhall et al. 2020 §5.3 — run it on `blender:PATH` on an accelerator).
+`FIELD_PRESETS` give each field's CPU-scale options; studies pick a field with `field_preset(c, name)`.
+
+Usage:
+  python -m experiments.nerf.main --config experiments/nerf/configs/default.py:cpu --workdir DIR
+"""
+
+import ml_collections
+
+# CPU-scale options per field (the fields' own defaults are the papers').
+FIELD_PRESETS = {
+    # NeRF MLP shrunk to 4 x 128 (paper: 8 x 256), L = 10 / 4 frequencies as the paper.
+    "nerf": dict(encoder="fourier", pos_freqs=10, dir_freqs=4, depth=4, width=128, skips=(2,), view_width=64),
+    # Instant-NGP (Müller et al. 2022): 16 levels x 2 features, table 2^15 (paper 2^19), 16 → 512.
+    "instant_ngp": dict(hash_levels=16, hash_features=2, hash_log2_size=15, hash_min_res=16, hash_max_res=512),
+    # TensoRF VM (Chen et al. 2022) at 64^3 (paper grows to 300^3), 8 / 24 components (paper 16 / 48).
+    "tensorf": dict(resolution=64, density_components=8, appearance_components=24),
+    # Plenoxels (Fridovich-Keil et al. 2022) at 64^3 (paper 512^3 with pruning), SH degree 2.
+    "plenoxels": dict(resolution=64, sh_degree=2),
+    # D-NeRF (Pumarola et al. 2021) with the CPU NeRF as canonical field and a 4 x 128 deformation MLP.
+    "dnerf": dict(canonical="nerf", depth=4, width=128, skips=(2,),
+                  canonical_kwargs=dict(encoder="fourier", pos_freqs=10, dir_freqs=4, depth=4, width=128,
+                                        skips=(2,), view_width=64)),
+}
+# Per-field learning rates: grids learn with large steps (Instant-NGP 1e-2, TensoRF 2e-2 grids, Plenoxels
+# uses RMSProp at far larger rates; Adam 1e-1 is the common JAX/PyTorch port choice), MLPs with 5e-4.
+FIELD_LR = {"nerf": 5e-4, "dnerf": 5e-4, "instant_ngp": 1e-2, "tensorf": 2e-2, "plenoxels": 1e-1}
+
+
+def field_preset(c: ml_collections.ConfigDict, name: str) -> ml_collections.ConfigDict:
+    """Set the field and its CPU-scale options and learning rate on config `c` (in place; returns it)."""
+    c.field.name = name
+    c.field.kwargs = ml_collections.ConfigDict(FIELD_PRESETS[name])
+    c.optimizer.learning_rate = FIELD_LR[name]
+    return c
+
+
+def base() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+    c.num_steps = 2000
+    c.batch_rays = 1024               # global rays per step, split over the devices
+    c.log_every = 100
+    c.checkpoint_every = 1000
+    c.keep_checkpoints = 2
+
+    c.dataset = ml_collections.ConfigDict()
+    c.dataset.name = "synthetic_scenes"   # synthetic_scenes | blender:PATH | llff:PATH
+    c.dataset.scene = "spheres"           # synthetic_scenes: spheres | dynamic | transparent
+    c.dataset.image_size = 64
+    c.dataset.background = "white"        # white | black (images are composited on it; so is the render)
+    c.dataset.num_train_views = 0         # 0 = every training view; k = the first k (sparse views)
+    c.dataset.downscale = 0               # blender/llff folders: 0 or 1 = full size, 2, 4, 8
+    c.dataset.data_dir = ""
+
+    c.field = ml_collections.ConfigDict()
+    c.field.name = "nerf"                 # nerf | instant_ngp | tensorf | plenoxels | dnerf
+    c.field.bounds = 0.0                  # half-extent of the field's box; 0 = from the scene
+    c.field.kwargs = ml_collections.ConfigDict(FIELD_PRESETS["nerf"])
+
+    c.render = ml_collections.ConfigDict()
+    c.render.num_coarse = 32
+    c.render.num_fine = 32                # 0 = coarse only; > 0: a second (fine) field, NeRF §5.2
+    c.render.near = -1.0                  # < 0: the dataset's near bound
+    c.render.far = 0.0                    # <= 0: the dataset's far bound
+
+    # NeRF: Adam 5e-4 decayed exponentially to 5e-5 over training.
+    c.optimizer = ml_collections.ConfigDict(dict(name="adam", learning_rate=5e-4, b1=0.9, b2=0.999,
+                                                 schedule="exponential", decay_steps=2000, decay_rate=0.1))
+    # Grid regularizers (plenoxels: tv_density, tv_sh; tensorf: l1, tv_density, tv_appearance).
+    c.regularizer = ml_collections.ConfigDict(dict(l1=0.0, tv_density=0.0, tv_sh=0.0, tv_appearance=0.0))
+    # Sparse views, FreeNeRF (Yang et al. 2023): frequency annealing over this fraction of training (0 =
+    # off) and the occlusion loss on each ray's first `occlusion_range` coarse samples.
+    c.sparse = ml_collections.ConfigDict(dict(freenerf_fraction=0.0, occlusion_weight=0.0, occlusion_range=10))
+
+    c.eval = ml_collections.ConfigDict()
+    c.eval.every = 250                    # PSNR on `curve_views` test views (PSNR-vs-time curves); 0 = off
+    c.eval.curve_views = 2
+    c.eval.num_views = 0                  # final evaluation: the first k test views; 0 = all
+    c.eval.chunk = 4096                   # rays rendered per call
+    c.eval.video_frames = 24              # turntable GIF frames; 0 = none
+    return c
+
+
+def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
+    c = base()
+    if variant == "tiny":
+        c.num_steps = 4
+        c.batch_rays = 64
+        c.log_every = c.checkpoint_every = 2
+        c.dataset.image_size = 16
+        c.field.kwargs = ml_collections.ConfigDict(dict(encoder="fourier", pos_freqs=4, dir_freqs=2, depth=2,
+                                                        width=16, skips=(0,), view_width=8))
+        c.render.num_coarse = c.render.num_fine = 8
+        c.optimizer.decay_steps = 4
+        c.eval.every = 2
+        c.eval.curve_views = 1
+        c.eval.num_views = 2
+        c.eval.chunk = 128
+        c.eval.video_frames = 2
+    elif variant == "cpu":
+        pass
+    elif variant == "paper":
+        c.num_steps = 250_000
+        c.batch_rays = 4096
+        c.log_every = 1000
+        c.checkpoint_every = 10_000
+        c.dataset.image_size = 200
+        c.field.kwargs = ml_collections.ConfigDict(dict(encoder="fourier", pos_freqs=10, dir_freqs=4, depth=8,
+                                                        width=256, skips=(4,), view_width=128))
+        c.render.num_coarse, c.render.num_fine = 64, 128
+        c.optimizer.decay_steps = 250_000
+        c.eval.every = 10_000
+        c.eval.chunk = 8192
+        c.eval.video_frames = 60
+    else:
+        raise ValueError(f"unknown variant {variant!r}; choose tiny, cpu or paper")
+    c.optimizer.decay_steps = c.num_steps
+    return c

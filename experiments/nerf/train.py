@@ -1,0 +1,309 @@
+"""Radiance-field training and evaluation, top to bottom: config → mesh → data → init → restore → loop → eval.
+
+One trainer for every field of `genvision_jax.models.fields` (NeRF, Instant-NGP hash grid, TensoRF,
+Plenoxels, D-NeRF) and every radiance-field study (`nerf_encoding`, `nerf_hierarchical`,
+`field_race`, `sparse_views`, `dnerf` re-export it with their own configs).
+
+Data: the embedded `synthetic_scenes` dataset, or a local NeRF-synthetic (`blender:PATH`) or LLFF
+(`llff:PATH`) folder. All training rays are built once on the host; each step draws `batch_rays`
+of them uniformly (numpy generator seeded by (seed, step), so a resumed run draws the same rays)
+and passes them as a global array split along 'data'.
+
+Evaluation: every `eval.every` steps, PSNR on the first `eval.curve_views` test views, logged with
+the training wall time so far (evaluation and checkpoint time excluded): the PSNR-vs-time curves of
+`field_race`. At the end, PSNR and SSIM (`genvision_jax.metrics.image`) on `eval.num_views` test
+views, the renders, depth maps and a turntable GIF in the workdir.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import matplotlib
+import ml_collections
+import numpy as np
+from PIL import Image
+
+matplotlib.use("Agg")
+from matplotlib import colormaps  # noqa: E402
+
+from genvision_jax.data import scenes  # noqa: E402
+from genvision_jax.metrics.image import psnr, ssim  # noqa: E402
+from genvision_jax.models.fields import make_field  # noqa: E402
+from genvision_jax.rendering import cameras  # noqa: E402
+from genvision_jax.train import Checkpointer, make_mesh, make_optimizer, stream_key, to_global_batch  # noqa: E402
+from genvision_jax.train.checkpoint import sync_global_devices  # noqa: E402
+from genvision_jax.train.fields import (FieldSetup, abstract_field_state, create_field_state,  # noqa: E402
+                                        grid_regularizer, make_field_train_step, make_ray_renderer)
+from genvision_jax.train.loop import MetricBuffer, check_finite_tree, is_due  # noqa: E402
+from genvision_jax.train.results import write_results  # noqa: E402
+from genvision_jax.train.rng import root_key  # noqa: E402
+from genvision_jax.train.sharding import check_global_batch_size  # noqa: E402
+from genvision_jax.train.writers import MetricWriter  # noqa: E402
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+def load_views(config: ml_collections.ConfigDict, split: str) -> dict[str, Any]:
+    """The split's views as stacked numpy arrays (see `genvision_jax.data.scenes.load_split`)."""
+    d = config.dataset
+    if d.name.startswith("blender:"):
+        return scenes.load_blender(d.name[len("blender:"):], split, white_background=d.background == "white",
+                                   downscale=d.downscale)
+    if d.name.startswith("llff:"):
+        return scenes.load_llff(d.name[len("llff:"):], factor=d.downscale or None)
+    if d.name != "synthetic_scenes":
+        raise ValueError(f"unknown dataset.name {d.name!r}; choose synthetic_scenes, blender:PATH or llff:PATH")
+    return scenes.load_split("synthetic_scenes", split, data_dir=d.data_dir or None, scene=d.scene,
+                             image_size=d.image_size, background=d.background)
+
+
+def select_views(views: dict[str, Any], num: int) -> dict[str, Any]:
+    """The first `num` views (0 = all); sparse-view studies train on the first k of a fixed camera order."""
+    if num <= 0:
+        return views
+    total = len(views["images"])
+    if num > total:
+        raise ValueError(f"asked for {num} views but the split has {total}")
+    return {k: (v[:num] if isinstance(v, np.ndarray) and v.ndim and len(v) == total else v) for k, v in views.items()}
+
+
+def view_rays(views: dict[str, Any], i: int) -> tuple[np.ndarray, np.ndarray]:
+    """(origins, directions) [H, W, 3] of view i."""
+    h, w = views["images"].shape[1:3]
+    fx, fy, cx, cy = (float(v) for v in views["intrinsics"][i])
+    intr = cameras.Intrinsics(height=h, width=w, fx=fx, fy=fy, cx=cx, cy=cy)
+    o, d = cameras.pixel_rays(jnp.asarray(views["c2w"][i]), intr)
+    return np.asarray(o, np.float32), np.asarray(d, np.float32)
+
+
+def all_rays(views: dict[str, Any], dynamic: bool) -> dict[str, np.ndarray]:
+    """Every pixel's ray of every view, flattened: origins, directions, rgb [R, 3] (+ time [R])."""
+    out = {"origins": [], "directions": [], "rgb": [], "time": []}
+    for i in range(len(views["images"])):
+        o, d = view_rays(views, i)
+        out["origins"].append(o.reshape(-1, 3))
+        out["directions"].append(d.reshape(-1, 3))
+        out["rgb"].append(views["images"][i].reshape(-1, 3).astype(np.float32))
+        out["time"].append(np.full(o.shape[0] * o.shape[1], views["times"][i], np.float32))
+    rays = {k: np.concatenate(v) for k, v in out.items()}
+    if not dynamic:
+        del rays["time"]
+    return rays
+
+
+# ----------------------------------------------------------------------------------------------- setup
+
+
+def scene_bounds(config: ml_collections.ConfigDict) -> float:
+    """Half-extent of the field's box: `field.bounds`, or (0) the scene's bounding radius for embedded
+    scenes and 1.5 for NeRF-synthetic / LLFF folders (NeRF's Blender objects lie within ±1.5)."""
+    if config.field.bounds > 0:
+        return float(config.field.bounds)
+    if config.dataset.name == "synthetic_scenes":
+        return float(np.ceil(scenes.scene_bounding_radius(config.dataset.scene) * 10) / 10)
+    return 1.5
+
+
+def make_setup(config: ml_collections.ConfigDict, near: float, far: float) -> FieldSetup:
+    """Fields, optimizer and sampling from the config (`field`, `render`, `optimizer`, `regularizer`, `sparse`)."""
+    r, f = config.render, config.field
+    kwargs = {"bounds": scene_bounds(config), **f.kwargs.to_dict()}
+    coarse = make_field(f.name, **kwargs)
+    fine = make_field(f.name, **kwargs) if r.num_fine > 0 else None
+    reg = grid_regularizer(f.name, config.regularizer.to_dict())
+    return FieldSetup(
+        coarse=coarse, fine=fine, tx=make_optimizer(config.optimizer.to_dict()),
+        near=float(r.near) if r.near >= 0 else near, far=float(r.far) if r.far > 0 else far,
+        num_coarse=r.num_coarse, num_fine=r.num_fine,
+        background=(1.0, 1.0, 1.0) if config.dataset.background == "white" else (0.0, 0.0, 0.0),
+        dynamic=f.name == "dnerf", regularizer=reg, regularizer_weight=1.0 if reg is not None else 0.0,
+        freenerf_steps=int(config.sparse.freenerf_fraction * config.num_steps) if config.sparse.freenerf_fraction else 0,
+        occlusion_weight=config.sparse.occlusion_weight, occlusion_range=config.sparse.occlusion_range,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=None) -> dict[str, Any]:
+    """Train the configured field in `workdir` (resuming from its last checkpoint) and evaluate it."""
+    t_start = time.time()
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if jax.process_index() == 0:
+        (workdir / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True))
+
+    # ------------------------------------------------------------------ mesh
+    mesh = mesh or make_mesh()
+    per_process = check_global_batch_size(config.batch_rays, mesh)
+    root = root_key(config.seed)
+
+    # ------------------------------------------------------------------ data
+    train_views = select_views(load_views(config, "train"), config.dataset.num_train_views)
+    test_views = select_views(load_views(config, "test"), config.eval.num_views)
+    setup = make_setup(config, float(train_views["near"]), float(train_views["far"]))
+    rays = all_rays(train_views, setup.dynamic)
+    num_rays = len(rays["rgb"])
+
+    # ------------------------------------------------------------------ init
+    state = create_field_state(setup, stream_key(root, "init", 0), mesh)
+    train_step = make_field_train_step(setup, mesh)
+    renderer = make_ray_renderer(setup, config.eval.chunk)
+
+    # --------------------------------------------------------------- restore
+    ckpt = Checkpointer(workdir / "ckpt", max_to_keep=config.keep_checkpoints)
+    restored = ckpt.restore_latest(abstract_field_state(setup, mesh))
+    start_step, run_info = 0, {"train_time_s": 0.0}
+    if restored is not None:
+        start_step, state, data_state, _ = restored
+        run_info = data_state["run_info"]
+        if jax.process_index() == 0:
+            print(f"resuming from step {start_step} in {ckpt.directory}", flush=True)
+    writer = MetricWriter(workdir, resume_step=start_step)
+
+    # ------------------------------------------------------------------ loop
+    buffer = MetricBuffer()
+    last = config.num_steps
+    lo = jax.process_index() * per_process
+    t_log, last_logged = time.time(), start_step
+    t_train = time.time()  # training wall time accumulates into run_info['train_time_s']
+    train_time_at_start = run_info["train_time_s"]
+
+    def pause_clock():
+        run_info["train_time_s"] += time.time() - t_train
+
+    for step in range(start_step + 1, last + 1):
+        idx = np.random.default_rng([config.seed, step]).integers(0, num_rays, config.batch_rays)[lo:lo + per_process]
+        batch = to_global_batch({k: v[idx] for k, v in rays.items()}, mesh)
+        state, metrics = train_step(state, batch, root)
+        buffer.add(step, metrics)
+        if is_due(step, config.log_every, last):
+            scalars = buffer.flush()  # raises NonFiniteError naming the step and quantity
+            scalars["steps_per_s"] = (step - last_logged) / max(time.time() - t_log, 1e-9)
+            writer.write_scalars(step, scalars)
+            t_log, last_logged = time.time(), step
+        eval_due = config.eval.every > 0 and step % config.eval.every == 0
+        ckpt_due = is_due(step, config.checkpoint_every, last)
+        if eval_due or ckpt_due:
+            jax.block_until_ready(state)
+            pause_clock()
+            if eval_due:
+                curve = evaluate(renderer, state.params, test_views, config.eval.curve_views, setup.dynamic, step)
+                writer.write_scalars(step, {"test_psnr": curve["psnr"], "train_time_s": run_info["train_time_s"]})
+            if ckpt_due:
+                check_finite_tree(state, "state", step)
+                ckpt.save(step, state, data_state={"run_info": run_info},
+                          config=json.loads(config.to_json_best_effort()))
+            t_train = t_log = time.time()
+    jax.block_until_ready(state)
+    if last > start_step and not is_due(last, config.checkpoint_every, last):
+        pause_clock()
+
+    # ------------------------------------------------------------------ eval
+    final = evaluate(renderer, state.params, test_views, len(test_views["images"]), setup.dynamic, int(state.step),
+                     with_ssim=True)
+    metrics_out = {"test_psnr": final["psnr"], "test_ssim": final["ssim"],
+                   "test_psnr_per_view": final["psnr_per_view"], "train_time_s": run_info["train_time_s"],
+                   "train_steps": int(state.step),
+                   "num_params": int(sum(x.size for x in jax.tree.leaves(state.params)))}
+    writer.write_scalars(int(state.step), {"test_psnr": final["psnr"], "test_ssim": final["ssim"],
+                                           "train_time_s": run_info["train_time_s"]})
+    metrics_out["render_rays_per_s"] = final["render_rays_per_s"]
+    # Includes the first step's compilation; field_race's curves give the steady rate.
+    metrics_out["train_rays_per_s"] = (int(state.step) - start_step) * config.batch_rays / max(
+        run_info["train_time_s"] - train_time_at_start, 1e-9)
+    t0 = time.time()
+    if jax.process_index() == 0:
+        save_renders(workdir, final, test_views)
+        if config.eval.video_frames > 0:
+            save_turntable(workdir / "turntable.gif", renderer, state.params, test_views, config, int(state.step))
+    metrics_out["video_time_s"] = time.time() - t0
+    h, w = test_views["images"].shape[1:3]
+    protocol = {
+        "dataset": config.dataset.name, "scene": config.dataset.scene, "background": config.dataset.background,
+        "image_size": [int(h), int(w)], "train_views": int(len(train_views["images"])),
+        "test_views": int(len(test_views["images"])), "steps": int(state.step), "batch_rays": config.batch_rays,
+        "samples_per_ray": {"coarse": setup.num_coarse, "fine": setup.num_fine}, "near_far": [setup.near, setup.far],
+        "psnr": "mean over test views of per-view PSNR, images in [0, 1], linear RGB composited on the background",
+        "ssim": "genvision_jax.metrics.image.ssim, 11x11 Gaussian window σ 1.5, RGB", "seed": config.seed,
+        "train_time": "training steps only (evaluation and checkpoints excluded)",
+    }
+    write_results(workdir, metrics_out, protocol, json.loads(config.to_json_best_effort()),
+                  wall_time_s=time.time() - t_start)
+    writer.close()
+    ckpt.close()
+    sync_global_devices("nerf_done")
+    return {"metrics": metrics_out, "state": state, "setup": setup}
+
+
+def evaluate(renderer, params, views: dict[str, Any], num: int, dynamic: bool, step: int,
+             with_ssim: bool = False) -> dict:
+    """Render the first `num` views deterministically at training step `step`: mean PSNR (and SSIM),
+    renders and depths."""
+    rgbs, depths, accs, seconds = [], [], [], []
+    for i in range(num):
+        o, d = view_rays(views, i)
+        t0 = time.time()
+        out = jax.block_until_ready(renderer(params, o, d, float(views["times"][i]) if dynamic else None, step))
+        seconds.append(time.time() - t0)
+        rgbs.append(np.clip(np.asarray(out["rgb"]), 0.0, 1.0))
+        depths.append(np.asarray(out["depth"]))
+        accs.append(np.asarray(out["acc"]))
+    # Rendering speed without the first view, which may include compilation.
+    timed = slice(1, None) if num > 1 else slice(None)
+    rays_per_s = sum(r.shape[0] * r.shape[1] for r in rgbs[timed]) / max(sum(seconds[timed]), 1e-9)
+    pred, gt = np.stack(rgbs), views["images"][:num].astype(np.float32)
+    values = np.asarray(psnr(pred, gt))
+    out = {"psnr": float(values.mean()), "psnr_per_view": values.tolist(), "rgb": rgbs, "depth": depths,
+           "acc": accs, "render_rays_per_s": rays_per_s}
+    if with_ssim:
+        out["ssim"] = float(np.asarray(ssim(pred, gt)).mean())
+    return out
+
+
+def depth_image(depth: np.ndarray, near: float, far: float) -> np.ndarray:
+    """Depth [H, W] → uint8 RGB [H, W, 3] with the turbo colormap over [near, far] (near = red end)."""
+    x = np.clip((depth - near) / max(far - near, 1e-9), 0.0, 1.0)
+    return (colormaps["turbo"](1.0 - x)[..., :3] * 255).astype(np.uint8)
+
+
+def _u8(x: np.ndarray) -> np.ndarray:
+    return (np.clip(x, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+
+
+def save_renders(workdir: Path, final: dict, views: dict) -> None:
+    """renders/view_XXX.png: ground truth | render | depth (GT depth | rendered depth when the data has it)."""
+    out_dir = workdir / "renders"
+    out_dir.mkdir(exist_ok=True)
+    near, far = float(views["near"]), float(views["far"])
+    for i, (rgb, depth) in enumerate(zip(final["rgb"], final["depth"])):
+        panels = [_u8(views["images"][i]), _u8(rgb), depth_image(depth, near, far)]
+        if "depths" in views:
+            panels.insert(2, depth_image(np.where(views["alphas"][i] > 0, views["depths"][i], far), near, far))
+        Image.fromarray(np.concatenate(panels, axis=1)).save(out_dir / f"view_{i:03d}.png")
+
+
+def save_turntable(path: Path, renderer, params, views: dict, config, step: int) -> None:
+    """A turntable GIF around the scene at the test cameras' mean distance and elevation."""
+    c2w = views["c2w"][:, :3, :]
+    positions = c2w[:, :, 3]
+    radius = float(np.linalg.norm(positions, axis=-1).mean())
+    elevation = float(np.degrees(np.arcsin(np.clip(positions[:, 2] / np.linalg.norm(positions, axis=-1), -1, 1))).mean())
+    poses = np.asarray(cameras.turntable_poses(config.eval.video_frames, radius, elevation))
+    h, w = views["images"].shape[1:3]
+    fx, fy, cx, cy = (float(v) for v in views["intrinsics"][0])
+    intr = cameras.Intrinsics(height=h, width=w, fx=fx, fy=fy, cx=cx, cy=cy)
+    frames = []
+    for k, pose in enumerate(poses):
+        o, d = cameras.pixel_rays(jnp.asarray(pose), intr)
+        t = k / max(len(poses) - 1, 1)
+        out = renderer(params, np.asarray(o), np.asarray(d), t if config.field.name == "dnerf" else None, step)
+        frames.append(Image.fromarray(_u8(np.asarray(out["rgb"]))))
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=80, loop=0)
