@@ -29,7 +29,8 @@ from jax.sharding import Mesh
 from genvision_jax.models.fields import freenerf_mask, occlusion_loss, plenoxel_tv, tensorf_l1, tensorf_tv
 from genvision_jax.rendering import sampling, volume
 from genvision_jax.train.rng import stream_key
-from genvision_jax.train.sharding import batch_sharding, constrain_batch, replicated_sharding
+from genvision_jax.train.sharding import (abstract_replicated, batch_sharding, constrain_batch, create_replicated,
+                                          replicated_sharding)
 
 
 @flax.struct.dataclass
@@ -179,15 +180,13 @@ def init_field_state(setup: FieldSetup, rng: jax.Array) -> FieldState:
 
 
 def create_field_state(setup: FieldSetup, rng: jax.Array, mesh: Mesh) -> FieldState:
-    """State created directly with replicated sharding on the mesh."""
-    return jax.jit(lambda r: init_field_state(setup, r), out_shardings=replicated_sharding(mesh))(rng)
+    """State created directly with replicated sharding on the mesh (never materialized on one device)."""
+    return create_replicated(lambda r: init_field_state(setup, r), rng, mesh)
 
 
 def abstract_field_state(setup: FieldSetup, mesh: Mesh) -> FieldState:
     """Shapes, dtypes and shardings of the state: the target for checkpoint restores."""
-    shapes = jax.eval_shape(lambda r: init_field_state(setup, r), jax.random.key(0))
-    sharding = replicated_sharding(mesh)
-    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), shapes)
+    return abstract_replicated(lambda r: init_field_state(setup, r), mesh)
 
 
 def mse_to_psnr(mse: jax.Array) -> jax.Array:

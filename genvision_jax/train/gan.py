@@ -21,7 +21,7 @@ from genvision_jax.losses.gan import GANLoss, get_gan_loss
 from genvision_jax.losses.penalties import Penalty, get_penalty, lazy_penalty
 from genvision_jax.train.ema import ema_update
 from genvision_jax.train.rng import stream_key
-from genvision_jax.train.sharding import constrain_batch, replicated_sharding
+from genvision_jax.train.sharding import abstract_replicated, constrain_batch, create_replicated, replicated_sharding
 
 
 @flax.struct.dataclass
@@ -104,14 +104,12 @@ def init_gan_state(setup: GANSetup, rng: jax.Array) -> GANState:
 
 def create_gan_state(setup: GANSetup, rng: jax.Array, mesh: Mesh) -> GANState:
     """State created directly with replicated sharding on the mesh (never materialized on one device)."""
-    return jax.jit(lambda r: init_gan_state(setup, r), out_shardings=replicated_sharding(mesh))(rng)
+    return create_replicated(lambda r: init_gan_state(setup, r), rng, mesh)
 
 
 def abstract_gan_state(setup: GANSetup, mesh: Mesh) -> GANState:
     """Shapes, dtypes and shardings of the state: the target for checkpoint restores."""
-    shapes = jax.eval_shape(lambda r: init_gan_state(setup, r), jax.random.key(0))
-    sharding = replicated_sharding(mesh)
-    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), shapes)
+    return abstract_replicated(lambda r: init_gan_state(setup, r), mesh)
 
 
 def _check_batch(batch: dict, setup: GANSetup) -> tuple[jax.Array, jax.Array | None]:

@@ -24,6 +24,18 @@ def replicated_sharding(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, P())
 
 
+def create_replicated(init_fn, rng: jax.Array, mesh: Mesh):
+    """`init_fn(rng)` run under jit with every output replicated on `mesh` (never materialized on one device)."""
+    return jax.jit(init_fn, out_shardings=replicated_sharding(mesh))(rng)
+
+
+def abstract_replicated(init_fn, mesh: Mesh):
+    """Shapes, dtypes and replicated shardings of `init_fn(rng)`'s outputs: the target for checkpoint restores."""
+    shapes = jax.eval_shape(init_fn, jax.random.key(0))
+    sharding = replicated_sharding(mesh)
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), shapes)
+
+
 def batch_sharding(mesh: Mesh, ndim: int = 1) -> NamedSharding:
     """Leading axis split over 'data', other axes whole."""
     return NamedSharding(mesh, P(DATA_AXIS, *([None] * (ndim - 1))))
