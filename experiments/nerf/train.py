@@ -55,9 +55,9 @@ def load_views(config: ml_collections.ConfigDict, split: str) -> dict[str, Any]:
     d = config.dataset
     if d.name.startswith("blender:"):
         return scenes.load_blender(d.name[len("blender:"):], split, white_background=d.background == "white",
-                                   downscale=d.downscale)
-    if d.name.startswith("llff:"):
-        return scenes.load_llff(d.name[len("llff:"):], factor=d.downscale or None)
+                                   downscale=d.downscale or 1)
+    if d.name.startswith("llff:"):  # NeRF's protocol: every 8th view held out
+        return scenes.load_llff(d.name[len("llff:"):], factor=d.downscale or None, split=split)
     if d.name != "synthetic_scenes":
         raise ValueError(f"unknown dataset.name {d.name!r}; choose synthetic_scenes, blender:PATH or llff:PATH")
     return scenes.load_split("synthetic_scenes", split, data_dir=d.data_dir or None, scene=d.scene,
@@ -101,28 +101,38 @@ def all_rays(views: dict[str, Any], dynamic: bool) -> dict[str, np.ndarray]:
 # ----------------------------------------------------------------------------------------------- setup
 
 
-def scene_bounds(config: ml_collections.ConfigDict) -> float:
-    """Half-extent of the field's box: `field.bounds`, or (0) the scene's bounding radius for embedded
-    scenes and 1.5 for NeRF-synthetic / LLFF folders (NeRF's Blender objects lie within ±1.5)."""
+def scene_bounds(config: ml_collections.ConfigDict, views: dict[str, Any]) -> float:
+    """Half-extent of the field's box (fields give density 0 outside it): `field.bounds`, or (0) the
+    scene's bounding radius for embedded scenes, 1.5 for NeRF-synthetic folders (NeRF's Blender objects
+    lie within ±1.5), and for LLFF the farthest camera's distance plus the far bound (everything any
+    training ray can reach before `far`)."""
     if config.field.bounds > 0:
         return float(config.field.bounds)
     if config.dataset.name == "synthetic_scenes":
         return float(np.ceil(scenes.scene_bounding_radius(config.dataset.scene) * 10) / 10)
-    return 1.5
+    if config.dataset.name.startswith("blender:"):
+        return 1.5
+    fx, fy, cx, cy = np.asarray(views["intrinsics"], np.float64).T
+    corner = np.sqrt(1.0 + (cx / fx) ** 2 + (cy / fy) ** 2).max()  # longest ray direction per unit z-depth
+    return float(np.linalg.norm(views["c2w"][:, :3, 3], axis=-1).max() + float(views["far"]) * corner)
 
 
-def make_setup(config: ml_collections.ConfigDict, near: float, far: float) -> FieldSetup:
-    """Fields, optimizer and sampling from the config (`field`, `render`, `optimizer`, `regularizer`, `sparse`)."""
+def make_setup(config: ml_collections.ConfigDict, views: dict[str, Any]) -> FieldSetup:
+    """Fields, optimizer and sampling from the config (`field`, `render`, `optimizer`, `regularizer`,
+    `sparse`) and the training views (near/far bounds, background, scene box)."""
     r, f = config.render, config.field
-    kwargs = {"bounds": scene_bounds(config), **f.kwargs.to_dict()}
+    near, far = float(views["near"]), float(views["far"])
+    # The background the images are composited on; real photos without alpha (LLFF) have none: black,
+    # i.e. the field must explain every pixel.
+    background = (1.0, 1.0, 1.0) if views.get("background") == "white" else (0.0, 0.0, 0.0)
+    kwargs = {"bounds": scene_bounds(config, views), **f.kwargs.to_dict()}
     coarse = make_field(f.name, **kwargs)
     fine = make_field(f.name, **kwargs) if r.num_fine > 0 else None
     reg = grid_regularizer(f.name, config.regularizer.to_dict())
     return FieldSetup(
         coarse=coarse, fine=fine, tx=make_optimizer(config.optimizer.to_dict()),
         near=float(r.near) if r.near >= 0 else near, far=float(r.far) if r.far > 0 else far,
-        num_coarse=r.num_coarse, num_fine=r.num_fine,
-        background=(1.0, 1.0, 1.0) if config.dataset.background == "white" else (0.0, 0.0, 0.0),
+        num_coarse=r.num_coarse, num_fine=r.num_fine, far_delta=r.far_delta, background=background,
         dynamic=f.name == "dnerf", regularizer=reg, regularizer_weight=1.0 if reg is not None else 0.0,
         freenerf_steps=int(config.sparse.freenerf_fraction * config.num_steps) if config.sparse.freenerf_fraction else 0,
         occlusion_weight=config.sparse.occlusion_weight, occlusion_range=config.sparse.occlusion_range,
@@ -148,7 +158,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
     # ------------------------------------------------------------------ data
     train_views = select_views(load_views(config, "train"), config.dataset.num_train_views)
     test_views = select_views(load_views(config, "test"), config.eval.num_views)
-    setup = make_setup(config, float(train_views["near"]), float(train_views["far"]))
+    setup = make_setup(config, train_views)
     rays = all_rays(train_views, setup.dynamic)
     num_rays = len(rays["rgb"])
 

@@ -435,8 +435,9 @@ def split_cameras(split: str, num: int) -> tuple[np.ndarray, np.ndarray]:
 
     train/val: view i from `numpy.random.default_rng([SEED, split, i])` (split 0 train, 1 val):
     uniform by area on the band of elevations `TRAIN_ELEVATION_DEG` at distance `CAMERA_RADIUS`
-    (sin(elevation) and azimuth uniform), time uniform in [0, 1]; so view i does not depend on
-    `num`, and train and val cameras differ. test: a turntable at `TEST_ELEVATION_DEG`, azimuth
+    (sin(elevation) and azimuth uniform), time uniform in [0, 1] except training view 0 at time 0
+    (D-NeRF's deformation is pinned to 0 at t = 0, so its data include a t = 0 frame, as theirs do);
+    so view i does not depend on `num`, and train and val cameras differ. test: a turntable at `TEST_ELEVATION_DEG`, azimuth
     360 i / num, time i / (num - 1) (a video of the motion while the camera circles).
     """
     sources.check_choice("synthetic_scenes", "split", split, SPLITS)
@@ -450,6 +451,8 @@ def split_cameras(split: str, num: int) -> tuple[np.ndarray, np.ndarray]:
         elevation = np.degrees(np.arcsin(sin_low + u[:, 0] * (sin_high - sin_low)))
         c2w = cameras.orbit_poses(360.0 * u[:, 1], elevation, CAMERA_RADIUS)
         times = u[:, 2]
+        if split == "train" and num:
+            times[0] = 0.0
     return np.asarray(cameras.to_homogeneous(c2w)), times.astype(np.float32)
 
 
@@ -509,8 +512,8 @@ class SyntheticScenes(sources.LocalCodePath, tfds.core.GeneratorBasedBuilder):
     `num_train`/`num_val`/`num_test`; each combination is stored under its own config name.
     """
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release.", "1.1.0": "Training view 0 at time 0 (D-NeRF pins t = 0)."}
     BUILDER_CONFIGS = [SyntheticScenesConfig(name=name, scene=name) for name in SCENES]
     DEFAULT_CONFIG_NAME = DEFAULT_SCENE
 

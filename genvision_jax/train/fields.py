@@ -52,6 +52,10 @@ class FieldSetup:
     fine: nn.Module | None = None       # None: one pass (coarse only)
     num_fine: int = 0
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    # Length of the last sample's interval: NeRF's 1e10 makes it opaque wherever density > 0 (the
+    # background then never shows); 0 ends each ray at `far`, as TensoRF and Instant-NGP do, which suits
+    # scenes bounded by [near, far] composited on a background, and fields whose density is never 0.
+    far_delta: float = 1e10
     randomized: bool = True             # stratified jitter and random inverse-CDF u while training
     dynamic: bool = False               # batches carry 'time' [N]; the field is called with it
     coarse_loss_weight: float = 1.0     # NeRF: the coarse pass is supervised too
@@ -67,6 +71,8 @@ class FieldSetup:
     def __post_init__(self):
         if not 0.0 <= self.near < self.far:
             raise ValueError(f"FieldSetup needs 0 <= near < far, got near={self.near}, far={self.far}")
+        if self.far_delta < 0:
+            raise ValueError(f"FieldSetup.far_delta must be >= 0, got {self.far_delta}")
         if self.num_coarse < 2:
             raise ValueError(f"FieldSetup.num_coarse must be >= 2, got {self.num_coarse}")
         if (self.fine is None) != (self.num_fine == 0):
@@ -139,7 +145,8 @@ def _render_pass(setup, field, params, origins, directions, t, times, background
     viewdirs, tt = _field_inputs(setup, points, directions, times)
     kwargs = {"freq_masks": freq_masks} if freq_masks is not None else {}
     rgb, density = field.apply({"params": params}, points, viewdirs, tt, **kwargs)
-    return {**volume.volume_render(rgb, density, t, directions, background=background), "density_coarse": density}
+    return {**volume.volume_render(rgb, density, t, directions, background=background, far_delta=setup.far_delta),
+            "density_coarse": density}
 
 
 GRID_REGULARIZERS = {
@@ -266,6 +273,9 @@ def make_ray_renderer(setup: FieldSetup, chunk: int) -> Callable:
 
     def render(params, origins, directions, time: float | None = None, step=0):
         step = jnp.asarray(step, jnp.int32)
+
+        if setup.dynamic and time is None:
+            raise ValueError("this field is dynamic (D-NeRF): render(..., time=t) needs the time t in [0, 1]")
 
         def fn(o, d):
             times = jnp.full((o.shape[0],), time, jnp.float32) if setup.dynamic else None

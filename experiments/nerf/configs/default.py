@@ -67,6 +67,9 @@ def base() -> ml_collections.ConfigDict:
     c.render.num_fine = 32                # 0 = coarse only; > 0: a second (fine) field, NeRF §5.2
     c.render.near = -1.0                  # < 0: the dataset's near bound
     c.render.far = 0.0                    # <= 0: the dataset's far bound
+    # Last interval length: 0 ends rays at `far` (bounded scenes on a background, every field alike);
+    # NeRF's 1e10 makes the last sample opaque (the paper variant).
+    c.render.far_delta = 0.0
 
     # NeRF: Adam 5e-4 decayed exponentially to 5e-5 over training.
     c.optimizer = ml_collections.ConfigDict(dict(name="adam", learning_rate=5e-4, b1=0.9, b2=0.999,
@@ -113,6 +116,7 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         c.field.kwargs = ml_collections.ConfigDict(dict(encoder="fourier", pos_freqs=10, dir_freqs=4, depth=8,
                                                         width=256, skips=(4,), view_width=128))
         c.render.num_coarse, c.render.num_fine = 64, 128
+        c.render.far_delta = 1e10
         c.optimizer.decay_steps = 250_000
         c.eval.every = 10_000
         c.eval.chunk = 8192
