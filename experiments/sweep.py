@@ -257,9 +257,8 @@ def plot_curves(root: Path, runs: list[dict], table: dict, curves: list[str]) ->
     for metric in curves:
         fig, axes = plt.subplots(1, len(splits), figsize=(6 * len(splits), 4), squeeze=False)
         for ax, split in zip(axes[0], splits):
-            for r in runs:
-                if split is not None and r["labels"].get(split_key) != split:
-                    continue
+            members = [r for r in runs if split is None or r["labels"].get(split_key) == split]
+            for i, r in enumerate(members):
                 series = []
                 for d in r["dirs"]:
                     path = Path(d) / "metrics.jsonl"
@@ -275,7 +274,9 @@ def plot_curves(root: Path, runs: list[dict], table: dict, curves: list[str]) ->
                 if not series:
                     continue
                 steps = sorted(set.intersection(*(set(s) for s in series)))
+                # tab20 pairs + line styles: more curves than the default 10-colour cycle stay distinct.
                 ax.plot(steps, [np.mean([s[t] for s in series]) for t in steps], marker="o", ms=3,
+                        color=plt.cm.tab20(i % 20), linestyle=("-", "--", ":")[i // 20 % 3],
                         label=r["name"] if split is None else r["name"].replace(f"{split}/", ""))
             ax.set_xlabel("step")
             ax.set_ylabel(metric)
