@@ -205,7 +205,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
             jax.block_until_ready(state)
             pause_clock()
             if eval_due:
-                curve = evaluate(renderer, state.params, test_views, config.eval.curve_views, setup.dynamic, step)
+                num_curve = min(config.eval.curve_views, len(test_views["images"]))
+                curve = evaluate(renderer, state.params, test_views, num_curve, setup.dynamic, step)
                 writer.write_scalars(step, {"test_psnr": curve["psnr"], "train_time_s": run_info["train_time_s"]})
             if ckpt_due:
                 check_finite_tree(state, "state", step)
