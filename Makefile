@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.bench_dcgan
 	$(PY) -m benchmarks.bench_metrics
 	$(PY) -m benchmarks.bench_tracking
+	$(PY) -m benchmarks.bench_fields
 
 clean:
 	rm -rf $(VENV) workdirs

@@ -10,7 +10,8 @@ that raises (e.g. diverges) is recorded in `FAILED` and shown as such in the tab
 the sweep. Studies whose runs train several seeds at once set `num_seeds` in their config and report
 `<metric>_per_seed`; otherwise every variant runs once per `--seeds` entry (workdir `<name>/seed<k>`).
 Mean ± std are over seeds. A study's train module may define `plot_sweep(runs, out_dir)` for its own
-figures; `TABLE['curves']` names metrics of `metrics.jsonl` plotted against step, mean over seeds.
+figures; `TABLE['curves']` names metrics of `metrics.jsonl` plotted against step, mean over seeds
+(log y axis unless `TABLE['curves_yscale']` says otherwise).
 
 `--workers N` trains with N worker processes that pull runs from the shared list (a run is claimed by
 creating `<workdir>/.claims/<run>` exclusively), for hosts where one small run leaves cores idle; the
@@ -232,7 +233,7 @@ def write_tables(root: Path, runs: list[dict], table: dict, config_path: str, el
         for m in table["metrics"]:
             full_n = max((len(r["values"][m]) for r in runs), default=0)
             title = f"### {m}" + (f" — {split_key} = {split}" if split is not None else "")
-            lines += [title, "", f"| {rows_key} \\ {cols_key} | " + " | ".join(cols) + " |",
+            lines += [title, "", f"| {rows_key} \\ {cols_key} | " + " | ".join(map(str, cols)) + " |",
                       "|---" * (len(cols) + 1) + "|"]
             for row in rows:
                 cells = []
@@ -280,7 +281,7 @@ def plot_curves(root: Path, runs: list[dict], table: dict, curves: list[str]) ->
                         label=r["name"] if split is None else r["name"].replace(f"{split}/", ""))
             ax.set_xlabel("step")
             ax.set_ylabel(metric)
-            ax.set_yscale("log")
+            ax.set_yscale(table.get("curves_yscale", "log"))
             ax.set_title(f"{split_key} = {split}" if split is not None else metric)
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=6, ncol=2)

@@ -136,6 +136,8 @@ def make_setup(config: ml_collections.ConfigDict, views: dict[str, Any]) -> Fiel
         dynamic=f.name == "dnerf", regularizer=reg, regularizer_weight=1.0 if reg is not None else 0.0,
         freenerf_steps=int(config.sparse.freenerf_fraction * config.num_steps) if config.sparse.freenerf_fraction else 0,
         occlusion_weight=config.sparse.occlusion_weight, occlusion_range=config.sparse.occlusion_range,
+        occupancy_resolution=r.occupancy_resolution, occupancy_candidates=r.occupancy_candidates,
+        occupancy_update_every=r.occupancy_update_every,
     )
 
 
@@ -206,7 +208,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
             pause_clock()
             if eval_due:
                 num_curve = min(config.eval.curve_views, len(test_views["images"]))
-                curve = evaluate(renderer, state.params, test_views, num_curve, setup.dynamic, step)
+                curve = evaluate(renderer, state, test_views, num_curve, setup.dynamic)
                 writer.write_scalars(step, {"test_psnr": curve["psnr"], "train_time_s": run_info["train_time_s"]})
             if ckpt_due:
                 check_finite_tree(state, "state", step)
@@ -218,12 +220,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
         pause_clock()
 
     # ------------------------------------------------------------------ eval
-    final = evaluate(renderer, state.params, test_views, len(test_views["images"]), setup.dynamic, int(state.step),
-                     with_ssim=True)
+    final = evaluate(renderer, state, test_views, len(test_views["images"]), setup.dynamic, with_ssim=True)
     metrics_out = {"test_psnr": final["psnr"], "test_ssim": final["ssim"],
                    "test_psnr_per_view": final["psnr_per_view"], "train_time_s": run_info["train_time_s"],
                    "train_steps": int(state.step),
                    "num_params": int(sum(x.size for x in jax.tree.leaves(state.params)))}
+    if state.occupancy is not None:
+        metrics_out["occupied_fraction"] = float(np.mean(np.asarray(state.occupancy.occupied)))
     writer.write_scalars(int(state.step), {"test_psnr": final["psnr"], "test_ssim": final["ssim"],
                                            "train_time_s": run_info["train_time_s"]})
     metrics_out["render_rays_per_s"] = final["render_rays_per_s"]
@@ -234,7 +237,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
     if jax.process_index() == 0:
         save_renders(workdir, final, test_views)
         if config.eval.video_frames > 0:
-            save_turntable(workdir / "turntable.gif", renderer, state.params, test_views, config, int(state.step))
+            save_turntable(workdir / "turntable.gif", renderer, state, test_views, config)
     metrics_out["video_time_s"] = time.time() - t0
     h, w = test_views["images"].shape[1:3]
     protocol = {
@@ -254,15 +257,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
     return {"metrics": metrics_out, "state": state, "setup": setup}
 
 
-def evaluate(renderer, params, views: dict[str, Any], num: int, dynamic: bool, step: int,
-             with_ssim: bool = False) -> dict:
-    """Render the first `num` views deterministically at training step `step`: mean PSNR (and SSIM),
-    renders and depths."""
+def evaluate(renderer, state, views: dict[str, Any], num: int, dynamic: bool, with_ssim: bool = False) -> dict:
+    """Render the first `num` views deterministically with the state's fields (FreeNeRF masks of its step,
+    its occupancy grid): mean PSNR (and SSIM), renders and depths."""
     rgbs, depths, accs, seconds = [], [], [], []
     for i in range(num):
         o, d = view_rays(views, i)
         t0 = time.time()
-        out = jax.block_until_ready(renderer(params, o, d, float(views["times"][i]) if dynamic else None, step))
+        out = jax.block_until_ready(renderer(state.params, o, d, float(views["times"][i]) if dynamic else None,
+                                             state.step, state.occupancy))
         seconds.append(time.time() - t0)
         rgbs.append(np.clip(np.asarray(out["rgb"]), 0.0, 1.0))
         depths.append(np.asarray(out["depth"]))
@@ -301,7 +304,7 @@ def save_renders(workdir: Path, final: dict, views: dict) -> None:
         Image.fromarray(np.concatenate(panels, axis=1)).save(out_dir / f"view_{i:03d}.png")
 
 
-def save_turntable(path: Path, renderer, params, views: dict, config, step: int) -> None:
+def save_turntable(path: Path, renderer, state, views: dict, config) -> None:
     """A turntable GIF around the scene at the test cameras' mean distance and elevation."""
     c2w = views["c2w"][:, :3, :]
     positions = c2w[:, :, 3]
@@ -315,6 +318,7 @@ def save_turntable(path: Path, renderer, params, views: dict, config, step: int)
     for k, pose in enumerate(poses):
         o, d = cameras.pixel_rays(jnp.asarray(pose), intr)
         t = k / max(len(poses) - 1, 1)
-        out = renderer(params, np.asarray(o), np.asarray(d), t if config.field.name == "dnerf" else None, step)
+        out = renderer(state.params, np.asarray(o), np.asarray(d), t if config.field.name == "dnerf" else None,
+                       state.step, state.occupancy)
         frames.append(Image.fromarray(_u8(np.asarray(out["rgb"]))))
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=80, loop=0)

@@ -53,7 +53,8 @@ def _composite(values: Array, alpha: Array, optical_depth: Array, t: Array,
 
 
 def volume_render(rgb: Array, density: Array, t: Array, directions: Array,
-                  background: Array | None = None, far_delta: float = 1e10) -> dict[str, Array]:
+                  background: Array | None = None, far_delta: float = 1e10,
+                  deltas: Array | None = None) -> dict[str, Array]:
     """Render rays from densities (NeRF eq. 3). rgb [..., S, C], density [..., S] ≥ 0, t [..., S] sorted.
 
     directions [..., 3]: the ray directions the samples were taken along, o + t·d. Interval lengths
@@ -61,6 +62,9 @@ def volume_render(rgb: Array, density: Array, t: Array, directions: Array,
     normalization of d (as NeRF). The last interval has length far_delta·‖d‖ (1e10: "to infinity",
     so whatever is left of the ray is absorbed by the last sample; 0: the ray ends at t[..., -1]).
     background: None (black, as NeRF), [C] or [..., C]; composited with weight 1 − acc.
+    deltas [..., S]: the interval each sample stands for, in ray-parameter units, instead of the
+    spacing of t (samples spread over disjoint occupied segments of a ray, where the gap to the next
+    sample is not the sample's interval; `far_delta` is then unused).
 
     Returns dict of
       rgb [..., C]            Σ_i w_i c_i + (1 − acc)·background
@@ -72,8 +76,12 @@ def volume_render(rgb: Array, density: Array, t: Array, directions: Array,
     t and depths are in ray-parameter units (world units when ‖d‖ = 1).
     """
     norm = jnp.linalg.norm(directions, axis=-1, keepdims=True)  # [..., 1]
-    far = jnp.full_like(t[..., :1], far_delta)
-    deltas = jnp.concatenate([t[..., 1:] - t[..., :-1], far], axis=-1) * norm
+    if deltas is None:
+        far = jnp.full_like(t[..., :1], far_delta)
+        deltas = jnp.concatenate([t[..., 1:] - t[..., :-1], far], axis=-1)
+    elif deltas.shape != t.shape:
+        raise ValueError(f"volume_render: deltas must have the shape of t {t.shape}, got {deltas.shape}")
+    deltas = deltas * norm
     optical_depth = density * deltas
     alpha = -jnp.expm1(-optical_depth)
     return _composite(rgb, alpha, optical_depth, t, background)

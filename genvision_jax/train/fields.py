@@ -26,7 +26,8 @@ import jax.numpy as jnp
 import optax
 from jax.sharding import Mesh
 
-from genvision_jax.models.fields import freenerf_mask, occlusion_loss, plenoxel_tv, tensorf_l1, tensorf_tv
+from genvision_jax.models.fields import (OccupancyGrid, freenerf_mask, occlusion_loss, occupancy_init,
+                                         occupancy_query, occupancy_update, plenoxel_tv, tensorf_l1, tensorf_tv)
 from genvision_jax.rendering import sampling, volume
 from genvision_jax.train.rng import stream_key
 from genvision_jax.train.sharding import (abstract_replicated, batch_sharding, constrain_batch, create_replicated,
@@ -38,6 +39,7 @@ class FieldState:
     step: jax.Array
     params: Any          # {'coarse': ..., 'fine': ...} ('fine' only with a fine field)
     opt_state: Any
+    occupancy: OccupancyGrid | None = None  # with FieldSetup.occupancy_resolution > 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +69,15 @@ class FieldSetup:
     freenerf_steps: int = 0
     occlusion_weight: float = 0.0
     occlusion_range: int = 10
+    # Empty-space skipping with an occupancy grid (Müller et al. 2022 §5.4; 0 = off): each ray is cut
+    # into `occupancy_candidates` equal bins over [near, far]; the `num_coarse` samples are drawn only
+    # in bins whose midpoint lies in an occupied cell (inverse CDF of the occupancy), each standing for
+    # (occupied length) / num_coarse; the grid of `occupancy_resolution`^3 cells over the field's box is
+    # refreshed every `occupancy_update_every` steps with the paper's decay 0.95 and threshold
+    # min(mean, 0.01 / δ), δ = (far - near) / occupancy_candidates the marching step.
+    occupancy_resolution: int = 0
+    occupancy_candidates: int = 128
+    occupancy_update_every: int = 16
 
     def __post_init__(self):
         if not 0.0 <= self.near < self.far:
@@ -82,6 +93,13 @@ class FieldSetup:
             raise ValueError("FieldSetup.regularizer_weight > 0 needs a regularizer function")
         if self.freenerf_steps < 0 or self.occlusion_weight < 0 or self.occlusion_range < 1:
             raise ValueError("FieldSetup: freenerf_steps and occlusion_weight must be >= 0 and occlusion_range >= 1")
+        if self.occupancy_resolution:
+            if self.fine is not None or self.dynamic:
+                raise ValueError("FieldSetup: the occupancy grid replaces the fine pass and needs a static "
+                                 "field; set num_fine = 0 and a non-dynamic field, or occupancy_resolution = 0")
+            if self.occupancy_resolution < 1 or self.occupancy_candidates < 2 or self.occupancy_update_every < 1:
+                raise ValueError("FieldSetup: occupancy_resolution >= 1, occupancy_candidates >= 2 and "
+                                 "occupancy_update_every >= 1 are required with the occupancy grid")
         if self.freenerf_steps and getattr(self.coarse, "encoder", None) != "fourier":
             raise ValueError("FieldSetup.freenerf_steps needs a field with a Fourier position encoding "
                              "(make_field('nerf', encoder='fourier'))")
@@ -98,6 +116,11 @@ class FieldSetup:
     def samples_per_ray(self) -> int:
         return self.num_coarse + self.num_fine
 
+    @property
+    def occupancy_threshold(self) -> float:
+        """Instant-NGP's occupancy threshold: optical thickness 0.01 per marching step δ."""
+        return 0.01 / ((self.far - self.near) / self.occupancy_candidates)
+
 
 def _field_inputs(setup: FieldSetup, points, directions, times):
     viewdirs = directions / jnp.linalg.norm(directions, axis=-1, keepdims=True)
@@ -110,12 +133,14 @@ def _field_inputs(setup: FieldSetup, points, directions, times):
 
 def render_rays(setup: FieldSetup, params, origins: jax.Array, directions: jax.Array, key: jax.Array | None,
                 times: jax.Array | None = None, randomized: bool | None = None,
-                mesh: Mesh | None = None, freq_masks=None) -> dict[str, jax.Array]:
+                mesh: Mesh | None = None, freq_masks=None,
+                occupancy: OccupancyGrid | None = None) -> dict[str, jax.Array]:
     """Render rays [N, 3] (origins, unnormalized directions; t is depth along the camera axis).
 
     Returns {'rgb' [N, 3], 'depth' [N], 'acc' [N], 'density_coarse' [N, S_c]} of the last pass, plus
     'rgb_coarse' and 'depth_coarse' when there is a fine pass. `key` may be None when not randomized;
-    `freq_masks` are FreeNeRF's encoding masks (`FieldSetup.freq_masks`).
+    `freq_masks` are FreeNeRF's encoding masks (`FieldSetup.freq_masks`); `occupancy` is the state's
+    grid when the setup skips empty space.
     """
     randomized = setup.randomized if randomized is None else randomized
     if randomized and key is None:
@@ -124,6 +149,11 @@ def render_rays(setup: FieldSetup, params, origins: jax.Array, directions: jax.A
     k_coarse, k_fine = jax.random.split(key) if key is not None else (None, None)
     background = jnp.asarray(setup.background, jnp.float32)
 
+    if setup.occupancy_resolution:
+        if occupancy is None:
+            raise ValueError("render_rays: this setup skips empty space; pass the state's occupancy grid")
+        return _render_occupied(setup, params["coarse"], origins, directions, k_coarse, randomized, mesh,
+                                freq_masks, occupancy, background)
     t = sampling.stratified_samples(k_coarse, setup.near, setup.far, setup.num_coarse, (n,), randomized=randomized)
     if mesh is not None:
         t = constrain_batch(t, mesh)
@@ -147,6 +177,39 @@ def _render_pass(setup, field, params, origins, directions, t, times, background
     rgb, density = field.apply({"params": params}, points, viewdirs, tt, **kwargs)
     return {**volume.volume_render(rgb, density, t, directions, background=background, far_delta=setup.far_delta),
             "density_coarse": density}
+
+
+def _render_occupied(setup, params, origins, directions, key, randomized, mesh, freq_masks, grid, background):
+    """One pass with the samples spent on occupied space only (see `FieldSetup.occupancy_resolution`)."""
+    n, m = origins.shape[0], setup.occupancy_candidates
+    edges = jnp.broadcast_to(jnp.linspace(setup.near, setup.far, m + 1, dtype=jnp.float32), (n, m + 1))
+    mids = 0.5 * (edges[:, 1:] + edges[:, :-1])
+    occupied = occupancy_query(grid, sampling.points_along_rays(origins, directions, mids)).astype(jnp.float32)
+    t = sampling.sample_pdf(key, edges, occupied, setup.num_coarse, randomized=randomized)
+    if mesh is not None:
+        t = constrain_batch(t, mesh)
+    # A ray without occupied bins gets evenly spread samples (sample_pdf's fallback); the bin mask
+    # zeroes them, so such rays show the background.
+    width = (setup.far - setup.near) / m
+    in_occupied_bin = jnp.take_along_axis(
+        occupied, jnp.clip(jnp.floor((t - setup.near) / width).astype(jnp.int32), 0, m - 1), axis=-1)
+    deltas = jnp.broadcast_to(jnp.sum(occupied, axis=-1, keepdims=True) * width / setup.num_coarse, t.shape)
+    points = sampling.points_along_rays(origins, directions, t)
+    viewdirs, _ = _field_inputs(setup, points, directions, None)
+    kwargs = {"freq_masks": freq_masks} if freq_masks is not None else {}
+    rgb, density = setup.coarse.apply({"params": params}, points, viewdirs, None, **kwargs)
+    density = density * in_occupied_bin
+    out = volume.volume_render(rgb, density, t, directions, background=background, deltas=deltas)
+    return {"rgb": out["rgb"], "depth": out["depth"], "acc": out["acc"], "density_coarse": density}
+
+
+def update_occupancy(setup: FieldSetup, grid: OccupancyGrid, params, key: jax.Array, step) -> OccupancyGrid:
+    """Refresh the occupancy grid from the coarse field's density when `step` % update_every == 0."""
+    def density_fn(points):
+        dirs = jnp.broadcast_to(jnp.asarray([0.0, 0.0, 1.0], jnp.float32), points.shape)
+        return setup.coarse.apply({"params": params["coarse"]}, points, dirs, None)[1]
+    return occupancy_update(grid, density_fn, key, step, threshold=setup.occupancy_threshold,
+                            update_every=setup.occupancy_update_every)
 
 
 GRID_REGULARIZERS = {
@@ -183,7 +246,8 @@ def init_field_state(setup: FieldSetup, rng: jax.Array) -> FieldState:
     params = {"coarse": setup.coarse.init(kc, pts, dirs, tt)["params"]}
     if setup.fine is not None:
         params["fine"] = setup.fine.init(kf, pts, dirs, tt)["params"]
-    return FieldState(step=jnp.zeros((), jnp.int32), params=params, opt_state=setup.tx.init(params))
+    grid = occupancy_init(setup.occupancy_resolution, setup.coarse.bounds) if setup.occupancy_resolution else None
+    return FieldState(step=jnp.zeros((), jnp.int32), params=params, opt_state=setup.tx.init(params), occupancy=grid)
 
 
 def create_field_state(setup: FieldSetup, rng: jax.Array, mesh: Mesh) -> FieldState:
@@ -223,7 +287,7 @@ def field_step_fn(setup: FieldSetup, mesh: Mesh | None = None) -> Callable:
 
         def loss_fn(params):
             out = render_rays(setup, params, batch["origins"], batch["directions"], key, times, mesh=mesh,
-                              freq_masks=setup.freq_masks(state.step))
+                              freq_masks=setup.freq_masks(state.step), occupancy=state.occupancy)
             mse = jnp.mean((out["rgb"] - batch["rgb"]) ** 2)
             loss, metrics = mse, {"mse": mse, "psnr": mse_to_psnr(mse)}
             if "rgb_coarse" in out:
@@ -245,7 +309,11 @@ def field_step_fn(setup: FieldSetup, mesh: Mesh | None = None) -> Callable:
         updates, opt_state = setup.tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         metrics["grad_norm"] = optax.tree.norm(grads)
-        return FieldState(step=state.step + 1, params=params, opt_state=opt_state), metrics
+        grid = state.occupancy
+        if grid is not None:
+            grid = update_occupancy(setup, grid, params, stream_key(root, "occupancy", state.step), state.step + 1)
+            metrics["occupied_fraction"] = jnp.mean(grid.occupied.astype(jnp.float32))
+        return FieldState(step=state.step + 1, params=params, opt_state=opt_state, occupancy=grid), metrics
 
     return step
 
@@ -260,26 +328,28 @@ def make_field_train_step(setup: FieldSetup, mesh: Mesh) -> Callable:
 
 
 def make_ray_renderer(setup: FieldSetup, chunk: int) -> Callable:
-    """(params, origins [H, W, 3], directions [H, W, 3], time=None, step=0) -> {'rgb' [H, W, 3], 'depth',
-    'acc'}: deterministic (bin midpoints, evenly spaced inverse-CDF u), `chunk` rays at a time, with
-    FreeNeRF's masks of training step `step`."""
+    """(params, origins [H, W, 3], directions [H, W, 3], time=None, step=0, occupancy=None) -> {'rgb'
+    [H, W, 3], 'depth', 'acc'}: deterministic (bin midpoints, evenly spaced inverse-CDF u), `chunk` rays
+    at a time, with FreeNeRF's masks of training step `step` and the state's occupancy grid."""
     from genvision_jax.rendering.render import render_image
 
     @jax.jit
-    def render_chunk(params, origins, directions, times, step):
+    def render_chunk(params, origins, directions, times, step, occupancy):
         out = render_rays(setup, params, origins, directions, None, times, randomized=False,
-                          freq_masks=setup.freq_masks(step))
+                          freq_masks=setup.freq_masks(step), occupancy=occupancy)
         return {k: out[k] for k in ("rgb", "depth", "acc")}
 
-    def render(params, origins, directions, time: float | None = None, step=0):
+    def render(params, origins, directions, time: float | None = None, step=0, occupancy=None):
         step = jnp.asarray(step, jnp.int32)
+        if setup.occupancy_resolution and occupancy is None:
+            raise ValueError("this setup skips empty space: render(..., occupancy=state.occupancy)")
 
         if setup.dynamic and time is None:
             raise ValueError("this field is dynamic (D-NeRF): render(..., time=t) needs the time t in [0, 1]")
 
         def fn(o, d):
             times = jnp.full((o.shape[0],), time, jnp.float32) if setup.dynamic else None
-            return render_chunk(params, o, d, times, step)
+            return render_chunk(params, o, d, times, step, occupancy)
         return render_image(fn, origins, directions, chunk=chunk)
 
     return render

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from experiments.nerf.configs.default import FIELD_PRESETS, field_preset, get_config
+from experiments.nerf.configs.default import get_config
 from experiments.nerf.train import train_and_evaluate
 
 
@@ -32,26 +32,6 @@ def test_tiny_nerf_writes_renders_curves_results_and_resumes(tmp_path, capsys):
     train_and_evaluate(config, str(tmp_path))
     assert "resuming from step 4" in capsys.readouterr().out
     assert json.loads((tmp_path / "results.json").read_text())["metrics"]["train_steps"] == 6
-
-
-@pytest.mark.parametrize("field", sorted(set(FIELD_PRESETS) - {"nerf"}))
-def test_every_field_trains_in_the_tiny_config(tmp_path, field):
-    config = field_preset(get_config("tiny"), field)
-    small = {"instant_ngp": dict(hash_levels=2, hash_log2_size=8, hash_max_res=32, density_hidden=8, color_hidden=8),
-             "tensorf": dict(resolution=8, density_components=2, appearance_components=2, mlp_hidden=8),
-             "plenoxels": dict(resolution=8, sh_degree=1),
-             "dnerf": dict(depth=2, width=16, skips=(0,))}[field]
-    config.field.kwargs.update(small)
-    if field == "dnerf":
-        config.dataset.scene = "dynamic"
-        config.field.kwargs.canonical_kwargs = dict(encoder="fourier", pos_freqs=2, dir_freqs=1, depth=2, width=16,
-                                                    skips=(0,), view_width=8)
-    if field == "plenoxels":
-        config.regularizer.tv_density = 1e-3
-    config.render.num_fine = 0  # one pass, as the grid fields are trained
-    config.eval.video_frames = 0
-    m = train_and_evaluate(config, str(tmp_path))["metrics"]
-    assert m["train_steps"] == 4 and np.isfinite(m["test_psnr"]) and 0.0 < m["test_psnr"] < 60.0
 
 
 def test_config_errors_name_the_problem(tmp_path):

@@ -1,5 +1,6 @@
 """Radiance-field training: the step on 1 vs 8 devices, learning, the ray renderer, setup validation."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,7 +8,7 @@ import optax
 import pytest
 
 from genvision_jax.data import scenes
-from genvision_jax.models.fields import make_field
+from genvision_jax.models.fields import make_field, occupancy_init
 from genvision_jax.rendering import cameras
 from genvision_jax.train import make_mesh, to_global_batch
 from genvision_jax.train.fields import (FieldSetup, create_field_state, grid_regularizer, make_field_train_step,
@@ -114,3 +115,60 @@ def test_grid_regularizer_and_setup_errors():
     with pytest.raises(ValueError, match="Fourier position encoding"):
         _setup(coarse=make_field("nerf", bounds=2.3, encoder="none", depth=2, width=8, skips=(0,)),
                fine=None, num_fine=0, freenerf_steps=10)
+
+
+class _SlabField(nn.Module):
+    """Density `sigma` where x > `x_min` (0 elsewhere), constant grey colour: a known medium."""
+
+    bounds: float = 2.0
+    sigma: float = 0.7
+    x_min: float = -10.0
+
+    @nn.compact
+    def __call__(self, points, viewdirs, times=None):
+        self.param("unused", nn.initializers.zeros, (1,))
+        density = jnp.where(points[..., 0] > self.x_min, self.sigma, 0.0)
+        return jnp.full(points.shape, 0.5), density
+
+
+def test_occupancy_sampling_spends_every_sample_on_occupied_space_with_exact_optical_depth():
+    setup = FieldSetup(coarse=_SlabField(), tx=optax.sgd(0.0), near=1.0, far=7.0, num_coarse=16,
+                       background=(1.0, 1.0, 1.0), occupancy_resolution=8, occupancy_candidates=96)
+    grid = occupancy_init(8, 2.0)
+    centers = -2.0 + (np.arange(8) + 0.5) * 0.5
+    slab = np.abs(centers) < 0.5  # cells covering x in [-0.5, 0.5]
+    grid = grid.replace(occupied=jnp.asarray(np.broadcast_to(slab[:, None, None], (8, 8, 8))))
+    origins = jnp.asarray([[-4.0, 0.1, 0.1], [-4.0, 0.3, -0.2], [0.0, -4.0, 2.5]])  # the last misses the box
+    directions = jnp.asarray([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    params = {"coarse": {"unused": jnp.zeros(1)}}
+    for randomized, key in ((False, None), (True, jax.random.key(3))):
+        out = render_rays(setup, params, origins, directions, key, randomized=randomized, occupancy=grid)
+        # The slab crosses rays 0 and 1 over t in [3.5, 4.5]: optical depth sigma * 1 exactly.
+        np.testing.assert_allclose(out["acc"][:2], 1.0 - np.exp(-0.7), rtol=1e-5)
+        np.testing.assert_allclose(out["rgb"][:2], 0.5 * (1 - np.exp(-0.7)) + np.exp(-0.7), rtol=1e-5)
+        assert float(out["acc"][2]) == 0.0 and np.allclose(out["rgb"][2], 1.0)
+        depth = np.asarray(out["depth"][:2]) / np.asarray(out["acc"][:2])
+        assert np.all((depth > 3.5) & (depth < 4.5))
+    with pytest.raises(ValueError, match="occupancy grid"):
+        render_rays(setup, params, origins, directions, None, randomized=False)
+
+
+def test_occupancy_grid_update_empties_cells_without_density_and_training_keeps_it():
+    field = _SlabField(x_min=0.0)  # density only where x > 0
+    setup = FieldSetup(coarse=field, tx=optax.sgd(0.0), near=1.0, far=7.0, num_coarse=8,
+                       occupancy_resolution=4, occupancy_update_every=2)
+    mesh = make_mesh(jax.devices()[:1])
+    state = create_field_state(setup, root_key(0), mesh)
+    assert bool(jnp.all(state.occupancy.occupied))  # everything occupied before the first update
+    step = make_field_train_step(setup, mesh)
+    o, d, rgb, _ = _view_rays(size=8)
+    batch = to_global_batch({"origins": o[:16], "directions": d[:16], "rgb": rgb[:16]}, mesh)
+    state, metrics = step(state, batch, root_key(0))  # step 1: no update yet
+    assert float(metrics["occupied_fraction"]) == 1.0
+    state, metrics = step(state, batch, root_key(0))  # step 2: updated
+    occupied = np.asarray(state.occupancy.occupied)
+    assert occupied[2:].all() and not occupied[:2].any()  # cells of x > 0 only
+    assert float(metrics["occupied_fraction"]) == 0.5
+    with pytest.raises(ValueError, match="replaces the fine pass"):
+        FieldSetup(coarse=field, fine=field, num_fine=8, tx=optax.sgd(0.0), near=1.0, far=7.0,
+                   occupancy_resolution=4)

@@ -3,7 +3,8 @@
 Variants: tiny (CI smoke: 16x16 views, a few steps), cpu (64x64 `spheres` scene, sized for minutes on
 2 CPU cores), paper (NeRF's Blender recipe: 4096 rays, 64 + 128 samples, 8 x 256 MLP, lr 5e-4 → 5e-5
 over 250k steps; Mildenhall et al. 2020 §5.3 — run it on `blender:PATH` on an accelerator).
-`FIELD_PRESETS` give each field's CPU-scale options; studies pick a field with `field_preset(c, name)`.
+`FIELD_PRESETS` (and the tiny and paper ones) give each field's options and sampling recipe; studies pick a
+field with `field_preset(c, name, scale)`.
 
 Usage:
   python -m experiments.nerf.main --config experiments/nerf/configs/default.py:cpu --workdir DIR
@@ -13,39 +14,89 @@ import ml_collections
 
 # CPU-scale options per field (the fields' own defaults are the papers').
 FIELD_PRESETS = {
-    # NeRF MLP shrunk to 4 x 128 (paper: 8 x 256), L = 10 / 4 frequencies as the paper.
-    "nerf": dict(encoder="fourier", pos_freqs=10, dir_freqs=4, depth=4, width=128, skips=(2,), view_width=64),
+    # NeRF MLP shrunk to 4 x 64 (paper: 8 x 256) so 1,500 steps fit in minutes on 2 cores; L = 10 / 4
+    # frequencies as the paper.
+    "nerf": dict(encoder="fourier", pos_freqs=10, dir_freqs=4, depth=4, width=64, skips=(2,), view_width=32),
     # Instant-NGP (Müller et al. 2022): 16 levels x 2 features, table 2^15 (paper 2^19), 16 → 512.
     "instant_ngp": dict(hash_levels=16, hash_features=2, hash_log2_size=15, hash_min_res=16, hash_max_res=512),
     # TensoRF VM (Chen et al. 2022) at 64^3 (paper grows to 300^3), 8 / 24 components (paper 16 / 48).
     "tensorf": dict(resolution=64, density_components=8, appearance_components=24),
     # Plenoxels (Fridovich-Keil et al. 2022) at 64^3 (paper 512^3 with pruning), SH degree 2.
     "plenoxels": dict(resolution=64, sh_degree=2),
-    # D-NeRF (Pumarola et al. 2021) with the CPU NeRF as canonical field and a 4 x 128 deformation MLP.
-    "dnerf": dict(canonical="nerf", depth=4, width=128, skips=(2,),
-                  canonical_kwargs=dict(encoder="fourier", pos_freqs=10, dir_freqs=4, depth=4, width=128,
-                                        skips=(2,), view_width=64)),
+    # D-NeRF (Pumarola et al. 2021) with the CPU NeRF as canonical field and a 4 x 64 deformation MLP.
+    "dnerf": dict(canonical="nerf", depth=4, width=64, skips=(2,),
+                  canonical_kwargs=dict(encoder="fourier", pos_freqs=10, dir_freqs=4, depth=4, width=64,
+                                        skips=(2,), view_width=32)),
+}
+# The same fields at smoke-test size (the `tiny` variants of every study).
+TINY_FIELD_PRESETS = {
+    "nerf": dict(encoder="fourier", pos_freqs=4, dir_freqs=2, depth=2, width=16, skips=(0,), view_width=8),
+    "instant_ngp": dict(hash_levels=2, hash_log2_size=8, hash_max_res=32, density_hidden=8, color_hidden=8),
+    "tensorf": dict(resolution=8, density_components=2, appearance_components=2, mlp_hidden=8),
+    "plenoxels": dict(resolution=8, sh_degree=1),
+    "dnerf": dict(canonical="nerf", depth=2, width=16, skips=(0,),
+                  canonical_kwargs=dict(encoder="fourier", pos_freqs=2, dir_freqs=1, depth=2, width=16, skips=(0,),
+                                        view_width=8)),
+}
+# Each field's sampling recipe: NeRF and D-NeRF coarse + fine (Mildenhall et al. §5.2); Instant-NGP
+# one pass on occupied space (its occupancy grid, §5.4; 32^3 cells here, 128^3 in the paper); TensoRF
+# and Plenoxels one pass of evenly spaced samples (both march at a fixed step).
+FIELD_RENDER = {
+    "nerf": dict(num_coarse=32, num_fine=32, occupancy_resolution=0),
+    "dnerf": dict(num_coarse=32, num_fine=32, occupancy_resolution=0),
+    "instant_ngp": dict(num_coarse=32, num_fine=0, occupancy_resolution=32),
+    "tensorf": dict(num_coarse=64, num_fine=0, occupancy_resolution=0),
+    "plenoxels": dict(num_coarse=64, num_fine=0, occupancy_resolution=0),
+}
+# Paper scale: the fields' own defaults (the papers' sizes) and the papers' sample counts: NeRF /
+# D-NeRF 64 + 128; Instant-NGP's 128^3 occupancy grid with up to 1024 marching steps (here 1024
+# candidate bins and 128 samples on occupied space); TensoRF and Plenoxels about 2 samples per voxel.
+PAPER_FIELD_PRESETS = {"nerf": dict(encoder="fourier", pos_freqs=10, dir_freqs=4, depth=8, width=256, skips=(4,),
+                                    view_width=128),
+                       "instant_ngp": {}, "tensorf": dict(resolution=300), "plenoxels": dict(resolution=256),
+                       "dnerf": dict(canonical="nerf")}
+PAPER_FIELD_RENDER = {
+    "nerf": dict(num_coarse=64, num_fine=128, occupancy_resolution=0),
+    "dnerf": dict(num_coarse=64, num_fine=128, occupancy_resolution=0),
+    "instant_ngp": dict(num_coarse=128, num_fine=0, occupancy_resolution=128, occupancy_candidates=1024),
+    "tensorf": dict(num_coarse=512, num_fine=0, occupancy_resolution=0),
+    "plenoxels": dict(num_coarse=512, num_fine=0, occupancy_resolution=0),
 }
 # Per-field learning rates: grids learn with large steps (Instant-NGP 1e-2, TensoRF 2e-2 grids, Plenoxels
 # uses RMSProp at far larger rates; Adam 1e-1 is the common JAX/PyTorch port choice), MLPs with 5e-4.
 FIELD_LR = {"nerf": 5e-4, "dnerf": 5e-4, "instant_ngp": 1e-2, "tensorf": 2e-2, "plenoxels": 1e-1}
+# Grid regularizers: Plenoxels' TV on density and SH (eq. 4), TensoRF's L1 on density components.
+FIELD_REGULARIZER = {"plenoxels": dict(tv_density=1e-4, tv_sh=1e-5), "tensorf": dict(l1=1e-5)}
 
 
-def field_preset(c: ml_collections.ConfigDict, name: str) -> ml_collections.ConfigDict:
-    """Set the field and its CPU-scale options and learning rate on config `c` (in place; returns it)."""
+def field_preset(c: ml_collections.ConfigDict, name: str, scale: str = "cpu") -> ml_collections.ConfigDict:
+    """Set field `name` with its options, learning rate, regularizers and sampling recipe at `scale`
+    (tiny: smoke-test sizes and 8 samples per pass; cpu; paper) on config `c` (in place; returns it)."""
+    if scale not in ("tiny", "cpu", "paper"):
+        raise ValueError(f"field_preset: unknown scale {scale!r}; choose tiny, cpu or paper")
+    if name not in FIELD_PRESETS:
+        raise ValueError(f"field_preset: unknown field {name!r}; choose one of {sorted(FIELD_PRESETS)}")
+    presets = {"tiny": TINY_FIELD_PRESETS, "cpu": FIELD_PRESETS, "paper": PAPER_FIELD_PRESETS}[scale]
     c.field.name = name
-    c.field.kwargs = ml_collections.ConfigDict(FIELD_PRESETS[name])
+    c.field.kwargs = ml_collections.ConfigDict(presets[name])
     c.optimizer.learning_rate = FIELD_LR[name]
+    c.regularizer.update({"l1": 0.0, "tv_density": 0.0, "tv_sh": 0.0, "tv_appearance": 0.0,
+                          **FIELD_REGULARIZER.get(name, {})})
+    recipe = dict({"occupancy_candidates": 128, **(PAPER_FIELD_RENDER if scale == "paper" else FIELD_RENDER)[name]})
+    if scale == "tiny":
+        recipe = {**recipe, "num_coarse": 8, "num_fine": 8 if recipe["num_fine"] else 0,
+                  "occupancy_resolution": 4 if recipe["occupancy_resolution"] else 0}
+    c.render.update(recipe)
     return c
 
 
 def base() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0
-    c.num_steps = 2000
-    c.batch_rays = 1024               # global rays per step, split over the devices
+    c.num_steps = 1500
+    c.batch_rays = 512                # global rays per step, split over the devices
     c.log_every = 100
-    c.checkpoint_every = 1000
+    c.checkpoint_every = 500
     c.keep_checkpoints = 2
 
     c.dataset = ml_collections.ConfigDict()
@@ -70,6 +121,11 @@ def base() -> ml_collections.ConfigDict:
     # Last interval length: 0 ends rays at `far` (bounded scenes on a background, every field alike);
     # NeRF's 1e10 makes the last sample opaque (the paper variant).
     c.render.far_delta = 0.0
+    # Empty-space skipping (Instant-NGP §5.4): occupancy grid resolution (0 = off; the paper uses 128),
+    # candidate bins per ray and the grid's refresh interval. Needs num_fine = 0.
+    c.render.occupancy_resolution = 0
+    c.render.occupancy_candidates = 128
+    c.render.occupancy_update_every = 16
 
     # NeRF: Adam 5e-4 decayed exponentially to 5e-5 over training.
     c.optimizer = ml_collections.ConfigDict(dict(name="adam", learning_rate=5e-4, b1=0.9, b2=0.999,
@@ -81,10 +137,10 @@ def base() -> ml_collections.ConfigDict:
     c.sparse = ml_collections.ConfigDict(dict(freenerf_fraction=0.0, occlusion_weight=0.0, occlusion_range=10))
 
     c.eval = ml_collections.ConfigDict()
-    c.eval.every = 250                    # PSNR on `curve_views` test views (PSNR-vs-time curves); 0 = off
+    c.eval.every = 100                    # PSNR on `curve_views` test views (PSNR-vs-time curves); 0 = off
     c.eval.curve_views = 2
     c.eval.num_views = 0                  # final evaluation: the first k test views; 0 = all
-    c.eval.chunk = 4096                   # rays rendered per call
+    c.eval.chunk = 1024                   # rays rendered per call (~1024 is fastest on CPU: render.py)
     c.eval.video_frames = 24              # turntable GIF frames; 0 = none
     return c
 
@@ -96,9 +152,7 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         c.batch_rays = 64
         c.log_every = c.checkpoint_every = 2
         c.dataset.image_size = 16
-        c.field.kwargs = ml_collections.ConfigDict(dict(encoder="fourier", pos_freqs=4, dir_freqs=2, depth=2,
-                                                        width=16, skips=(0,), view_width=8))
-        c.render.num_coarse = c.render.num_fine = 8
+        field_preset(c, "nerf", "tiny")
         c.optimizer.decay_steps = 4
         c.eval.every = 2
         c.eval.curve_views = 1
@@ -113,9 +167,7 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         c.log_every = 1000
         c.checkpoint_every = 10_000
         c.dataset.image_size = 200
-        c.field.kwargs = ml_collections.ConfigDict(dict(encoder="fourier", pos_freqs=10, dir_freqs=4, depth=8,
-                                                        width=256, skips=(4,), view_width=128))
-        c.render.num_coarse, c.render.num_fine = 64, 128
+        field_preset(c, "nerf", "paper")
         c.render.far_delta = 1e10
         c.optimizer.decay_steps = 250_000
         c.eval.every = 10_000

@@ -1,0 +1,78 @@
+"""The five radiance-field studies: every config's tiny sweep end to end, their sweeps' contents, the
+field race's time-to-PSNR summary."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from experiments import sweep
+from experiments.field_race.train import race_summary
+
+REPO = Path(__file__).resolve().parents[2]
+STUDIES = {"nerf_encoding": 6, "nerf_hierarchical": 2, "field_race": 4, "sparse_views": 4, "dnerf": 2}
+
+
+@pytest.mark.parametrize("study", sorted(STUDIES))
+def test_tiny_sweep_trains_every_variant_and_writes_tables_and_figures(tmp_path, study):
+    config_path = str(REPO / "experiments" / study / "configs" / "default.py") + ":tiny"
+    report = sweep.run_sweep(config_path, str(tmp_path), seeds=[0])
+    assert len(report["runs"]) == STUDIES[study]
+    for run in report["runs"]:
+        assert not run["failed"] and not run["missing"], run["name"]
+        assert run["test_psnr"]["n"] == 1 and 0.0 < run["test_psnr"]["mean"] < 60.0
+        res = json.loads((tmp_path / run["name"] / "seed0" / "results.json").read_text())
+        assert res["protocol"]["image_size"] == [16, 16] and res["protocol"]["steps"] == 4
+    assert (tmp_path / "table.md").exists() and (tmp_path / "renders.png").exists()
+    assert (tmp_path / "psnr_vs_time.png").exists()
+    if study == "field_race":  # each field with its own recipe
+        runs = {r["name"]: json.loads((tmp_path / r["name"] / "seed0" / "results.json").read_text())
+                for r in report["runs"]}
+        assert 0.0 < runs["instant_ngp"]["metrics"]["occupied_fraction"] <= 1.0
+        assert runs["nerf"]["protocol"]["samples_per_ray"] == {"coarse": 8, "fine": 8}
+        assert runs["tensorf"]["config"]["regularizer"]["l1"] > 0
+        race = json.loads((tmp_path / "race.json").read_text())
+        assert race["reference"]["field"] == "nerf" and set(race["fields"]) == set(runs)
+        assert race["fields"]["nerf"]["time_ratio_to_reference"] == pytest.approx(1.0)
+    if study == "sparse_views":
+        res = json.loads((tmp_path / "views03" / "freenerf" / "seed0" / "results.json").read_text())
+        assert res["protocol"]["train_views"] == 3 and res["config"]["sparse"]["freenerf_fraction"] == 0.9
+    if study == "dnerf":
+        res = json.loads((tmp_path / "dnerf" / "seed0" / "results.json").read_text())
+        assert res["protocol"]["scene"] == "dynamic" and res["config"]["field"]["name"] == "dnerf"
+
+
+@pytest.mark.parametrize("study", sorted(STUDIES))
+def test_cpu_and_paper_sweeps_apply(study):
+    config_path = str(REPO / "experiments" / study / "configs" / "default.py")
+    _, module, _ = sweep.load_config_module(config_path + ":cpu")
+    for variant in ("cpu", "paper"):
+        base = module.get_config(variant)
+        for entry in module.get_sweep(variant):
+            config = sweep.apply_overrides(base, entry["overrides"])
+            assert config.optimizer.decay_steps == config.num_steps, entry["name"]
+    if study == "nerf_hierarchical":  # equal network evaluations per ray
+        cpu = {e["name"]: sweep.apply_overrides(module.get_config("cpu"), e["overrides"]).render
+               for e in module.get_sweep("cpu")}
+        assert {r.num_coarse + (r.num_coarse + r.num_fine if r.num_fine else 0) for r in cpu.values()} == {96}
+
+
+def _write_curve(run_dir: Path, points):
+    run_dir.mkdir(parents=True)
+    rows = [{"step": s, "test_psnr": p, "train_time_s": t} for t, p, s in points]
+    rows.append({"step": points[-1][2], "test_psnr": 99.0, "test_ssim": 0.9, "train_time_s": points[-1][0]})
+    (run_dir / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+
+
+def test_race_summary_times_each_field_to_nerfs_final_psnr(tmp_path):
+    _write_curve(tmp_path / "nerf", [(10.0, 15.0, 100), (20.0, 18.0, 200), (40.0, 20.0, 400)])
+    _write_curve(tmp_path / "fast", [(1.0, 17.0, 25), (3.0, 20.5, 50), (5.0, 22.0, 75)])
+    _write_curve(tmp_path / "slow", [(30.0, 12.0, 25), (60.0, 19.9, 50)])
+    runs = [{"name": n, "dirs": [str(tmp_path / n)]} for n in ("nerf", "fast", "slow")]
+    s = race_summary(runs)
+    assert s["reference"]["final_curve_psnr"] == 20.0 and s["reference"]["train_time_s"] == 40.0  # not the final 99
+    assert s["fields"]["fast"]["time_to_reference_psnr_s"] == 3.0
+    assert s["fields"]["fast"]["time_ratio_to_reference"] == pytest.approx(3.0 / 40.0)
+    assert s["fields"]["slow"]["time_to_reference_psnr_s"] is None
+    assert np.isclose(s["fields"]["nerf"]["time_ratio_to_reference"], 1.0)
