@@ -4,7 +4,7 @@ The NeRF MLP with its position input encoded as: nothing (normalized xyz), Fouri
 L ∈ {2, 4, 6, 10} log-spaced frequencies (γ(p) with the input included), or Instant-NGP's multiresolution
 hash encoding (Müller et al. 2022) — at a fixed step budget, coarse-only sampling, everything else
 equal. View directions keep their L = 4 Fourier encoding in every variant. The hash variant trains with
-Instant-NGP's learning rate 1e-2 (its tables barely move at NeRF's 5e-4).
+Instant-NGP's learning rate 1e-2 (its tables barely move at an MLP rate).
 
 Variants: tiny (CI smoke), cpu (README table: `spheres` 64x64, 1,000 steps of 512 rays x 48 samples,
 4 x 64 MLP), paper (NeRF's 8 x 256 recipe on a Blender folder, 64 + 128 samples).
