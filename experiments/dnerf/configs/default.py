@@ -6,7 +6,7 @@ test views sweep t along a turntable. D-NeRF: a deformation MLP (x, t) → Δx (
 into a canonical NeRF; the static NeRF sees the same rays and ignores t. Both use the same canonical
 network size and coarse + fine sampling.
 
-Variants: tiny (CI smoke), cpu (README table: 64x64, 800 steps of 512 rays, 4 x 64 MLPs, 32 + 32
+Variants: tiny (CI smoke), cpu (README table: 64x64, 600 steps of 512 rays, 4 x 64 MLPs, 32 + 32
 samples), paper (D-NeRF's 8 x 256 deformation and canonical MLPs on a D-NeRF Blender folder with times).
 
   python -m experiments.sweep --config experiments/dnerf/configs/default.py:cpu --workdir DIR --seeds 0
@@ -21,7 +21,7 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
     c = nerf_config(variant)
     c.dataset.scene = "dynamic"
     if variant == "cpu":
-        c.num_steps = 800
+        c.num_steps = 600
         c.eval.video_frames = 12
     elif variant == "tiny":
         c.eval.video_frames = 2

@@ -6,7 +6,7 @@ hierarchical model evaluates N_c stratified samples with the coarse network and 
 samples (N_f drawn from the coarse weights by inverse CDF) with the fine one. As in the paper the
 hierarchical model has two networks (twice the parameters).
 
-Variants: tiny (CI smoke), cpu (README table: `spheres` 64x64, 1,000 steps of 512 rays, 4 x 64 MLPs,
+Variants: tiny (CI smoke), cpu (README table: `spheres` 64x64, 600 steps of 512 rays, 4 x 64 MLPs,
 32 + 32 vs 96 samples), paper (64 + 128 vs 256, NeRF's 8 x 256 recipe on a Blender folder).
 
   python -m experiments.sweep --config experiments/nerf_hierarchical/configs/default.py:cpu --workdir DIR --seeds 0
@@ -20,7 +20,7 @@ from experiments.nerf.configs.default import get_config as nerf_config
 def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
     c = nerf_config(variant)
     if variant == "cpu":
-        c.num_steps = 1000
+        c.num_steps = 600
         c.eval.video_frames = 0
     elif variant == "tiny":
         c.eval.video_frames = 0
