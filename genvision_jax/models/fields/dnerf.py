@@ -8,6 +8,12 @@ on [γ(x), γ(t)] with γ = positional_encoding (10 frequencies for both, input 
 box-normalised x ∈ [-1, 1]^3, and a linear 3-d output in box-normalised units, scaled by the box's half
 extent to world units. The canonical field is any field of this package (default NeRFMLP), queried
 without times; points deformed out of the box get its outside behaviour (zero density).
+
+The output layer's kernel starts uniform in ±`deformation_init` (1e-4, as Nerfies' warp field, Park et
+al. 2021, §3.2), so training starts from Δx ≈ 0: the canonical field first fits the scene as a static
+one and the motion is learned from there. With a default-initialized output (deformation_init=None)
+Δx starts at up to about a box half-extent, and at the CPU learning rate 5e-3 the run diverged
+(train PSNR 10.2 → 7.0 over 600 steps on the `dynamic` scene).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ class DNeRFField(nn.Module):
     skips: Sequence[int] = (4,)
     pos_freqs: int = 10
     time_freqs: int = 10
+    deformation_init: float | None = 1e-4
 
     def deformation(self, points: jax.Array, times: jax.Array) -> jax.Array:
         """Δx [..., 3] in world units; exactly 0 where t == 0."""
@@ -44,7 +51,12 @@ class DNeRFField(nn.Module):
             ],
             axis=-1,
         )
-        delta = SkipMLP(self.depth, self.width, tuple(self.skips), out_features=3, name="deformation")(h)
+        init = None
+        if self.deformation_init is not None:
+            scale = self.deformation_init
+            init = lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -scale, scale)  # noqa: E731
+        delta = SkipMLP(self.depth, self.width, tuple(self.skips), out_features=3, out_kernel_init=init,
+                        name="deformation")(h)
         return jnp.where(times == 0, 0.0, delta * (hi - lo) / 2)
 
     @nn.compact

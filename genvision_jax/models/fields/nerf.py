@@ -17,7 +17,7 @@ FreeNeRF (regularizers.freenerf_mask) multiplies the Fourier encodings by freque
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -43,6 +43,7 @@ class SkipMLP(nn.Module):
     width: int = 256
     skips: Sequence[int] = (4,)
     out_features: int | None = None
+    out_kernel_init: Callable | None = None  # the output layer's kernel init (None: Dense's default)
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -60,7 +61,8 @@ class SkipMLP(nn.Module):
             if i in self.skips:
                 h = jnp.concatenate([x, h], axis=-1)
         if self.out_features is not None:
-            h = nn.Dense(self.out_features, name="out")(h)
+            init = {} if self.out_kernel_init is None else {"kernel_init": self.out_kernel_init}
+            h = nn.Dense(self.out_features, name="out", **init)(h)
         return h
 
 

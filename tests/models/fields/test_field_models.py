@@ -40,7 +40,7 @@ TINY = {
     "tensorf": dict(resolution=6, density_components=2, appearance_components=3, appearance_dim=5, mlp_hidden=8,
                     density_shift=0.0),
     "plenoxels": dict(resolution=5),
-    "dnerf": dict(depth=2, width=16, skips=(), pos_freqs=3, time_freqs=2, canonical="nerf",
+    "dnerf": dict(depth=2, width=16, skips=(), pos_freqs=3, time_freqs=2, canonical="nerf", deformation_init=None,
                   canonical_kwargs=dict(depth=2, width=16, skips=(), view_width=8, density_activation="softplus")),
 }
 
@@ -235,6 +235,16 @@ def test_dnerf_is_canonical_at_t0_and_deforms_after():
     assert np.abs(np.asarray(density1) - np.asarray(density_c)).max() > 1e-4
     with pytest.raises(ValueError, match="times"):
         field.apply(variables, pts, dirs, None)
+    # The default near-zero output init starts from Δx ≈ 0 (a static scene); Dense's default does not.
+    near_zero = make_field("dnerf", bounds=BOUNDS, **{**TINY["dnerf"], "deformation_init": 1e-4})
+    times = jnp.full((32, 1), 0.5)
+    change = []
+    for f in (near_zero, field):
+        v = _init(f, pts, dirs, times, seed=3)
+        _, d0 = f.apply(v, pts, dirs, jnp.zeros((32, 1)))
+        _, d1 = f.apply(v, pts, dirs, times)
+        change.append(float(jnp.abs(d1 - d0).max()))
+    assert change[0] < 0.1 * change[1]
 
 
 def _param_shapes(field):
