@@ -8,7 +8,7 @@ _OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 _SCHEDULES = ("constant", "cosine", "linear", "exponential")
 _KEYS = {
     "name", "learning_rate", "b1", "b2", "eps", "eps_root", "weight_decay", "momentum", "nesterov",
-    "schedule", "warmup_steps", "decay_steps", "end_value", "decay_rate", "grad_clip_norm",
+    "schedule", "warmup_steps", "decay_steps", "end_value", "decay_rate", "grad_clip_norm", "lr_multipliers",
 }
 
 
@@ -44,7 +44,10 @@ def make_schedule(cfg: Mapping[str, Any]) -> optax.Schedule:
 def make_optimizer(cfg: Mapping[str, Any]) -> optax.GradientTransformation:
     """Build an optax optimizer from e.g. `{'name': 'adam', 'learning_rate': 2e-4, 'b1': 0.5}`.
 
-    Unknown keys and names raise errors naming them, so a typo never silently means "default".
+    `lr_multipliers` ({substring: factor}) scales the learning rate of every parameter whose path
+    ('coarse/mlp0/kernel') contains the substring (the first match in order; others keep 1), for
+    models with per-group rates such as TensoRF's grids vs MLP. Unknown keys and names raise errors
+    naming them, so a typo never silently means "default".
     """
     cfg = dict(cfg)
     unknown = sorted(set(cfg) - _KEYS)
@@ -67,7 +70,27 @@ def make_optimizer(cfg: Mapping[str, Any]) -> optax.GradientTransformation:
         opt = optax.sgd(lr, momentum=_get(cfg, "momentum", None), nesterov=bool(_get(cfg, "nesterov", False)))
     else:
         opt = optax.rmsprop(lr, eps=float(_get(cfg, "eps", 1e-8)), momentum=float(_get(cfg, "momentum", 0.0)))
+    multipliers = dict(_get(cfg, "lr_multipliers", None) or {})
+    if multipliers:
+        opt = optax.chain(opt, scale_by_path(multipliers))
     clip = _get(cfg, "grad_clip_norm", None)
     if clip:
         opt = optax.chain(optax.clip_by_global_norm(float(clip)), opt)
     return opt
+
+
+def scale_by_path(multipliers: Mapping[str, float]) -> optax.GradientTransformation:
+    """Multiply each update by the factor of the first substring of `multipliers` in its parameter path
+    (1 if none). After an optimizer whose updates are proportional to its learning rate (Adam, SGD,
+    RMSProp), this is a per-group learning rate."""
+    import jax
+
+    def factor(path) -> float:
+        name = "/".join(str(getattr(k, "key", getattr(k, "name", k))) for k in path)
+        return next((float(v) for k, v in multipliers.items() if k in name), 1.0)
+
+    def update(updates, state, params=None):
+        del params
+        return jax.tree_util.tree_map_with_path(lambda path, u: u * factor(path), updates), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)

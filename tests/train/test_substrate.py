@@ -117,3 +117,15 @@ def test_writers(tmp_path):
     rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert rows == [{"step": 1, "loss": 1.5}, {"step": 2, "loss": 3.0}]
     assert list((tmp_path / "tb").glob("events.*"))
+
+
+def test_lr_multipliers_scale_the_matching_parameter_groups_only():
+    params = {"coarse": {"grid": jnp.ones(3), "mlp0": {"kernel": jnp.ones(3)}, "basis": {"kernel": jnp.ones(2)}}}
+    grads = jax.tree.map(lambda x: 0.5 * x, params)
+    plain = make_optimizer({"name": "adam", "learning_rate": 2e-2})
+    scaled = make_optimizer({"name": "adam", "learning_rate": 2e-2, "lr_multipliers": {"mlp": 0.05, "basis": 0.1}})
+    u_plain, _ = plain.update(grads, plain.init(params), params)
+    u_scaled, _ = scaled.update(grads, scaled.init(params), params)
+    np.testing.assert_allclose(u_scaled["coarse"]["grid"], u_plain["coarse"]["grid"])
+    np.testing.assert_allclose(u_scaled["coarse"]["mlp0"]["kernel"], 0.05 * u_plain["coarse"]["mlp0"]["kernel"], rtol=1e-6)
+    np.testing.assert_allclose(u_scaled["coarse"]["basis"]["kernel"], 0.1 * u_plain["coarse"]["basis"]["kernel"], rtol=1e-6)

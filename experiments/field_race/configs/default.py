@@ -47,7 +47,8 @@ def get_sweep(variant: str = "cpu") -> list[dict]:
     for field in FIELDS:
         c = field_preset(get_config(variant), field, variant)
         over = {"field.name": field, "field.kwargs": c.field.kwargs.to_dict(),
-                "optimizer.learning_rate": c.optimizer.learning_rate, "regularizer": c.regularizer.to_dict(),
+                "optimizer.learning_rate": c.optimizer.learning_rate,
+                "optimizer.lr_multipliers": c.optimizer.lr_multipliers.to_dict(), "regularizer": c.regularizer.to_dict(),
                 "render": c.render.to_dict(), "num_steps": STEPS[variant][field],
                 "optimizer.decay_steps": STEPS[variant][field], "eval.every": EVAL_EVERY[variant][field]}
         sweep.append({"name": field, "labels": {"field": field, "scene": c.dataset.scene}, "overrides": over})
