@@ -72,8 +72,8 @@ PAPER_FIELD_RENDER = {
 FIELD_LR = {"nerf": 5e-3, "dnerf": 1e-3, "instant_ngp": 1e-2, "tensorf": 2e-2, "plenoxels": 1e-1}
 PAPER_FIELD_LR = {**FIELD_LR, "nerf": 5e-4, "dnerf": 5e-4}
 # Per-group learning rates: TensoRF trains its tensor factors at 2e-2 but the appearance basis matrix and
-# the colour MLP at 1e-3 (Chen et al. 2022, §6; with 2e-2 everywhere the colour MLP died and every
-# render came out grey, 15.6 dB on the `spheres` race).
+# the colour MLP at 1e-3 (Chen et al. 2022, §6). Our TensoRF renders grey on the `spheres` race with
+# this and with 2e-2 everywhere alike (15.6 dB): an open bug, see experiments/field_race/README.md.
 FIELD_LR_MULTIPLIERS = {"tensorf": {"basis": 0.05, "mlp": 0.05}}
 # Grid regularizers: Plenoxels' TV on density and SH (eq. 4), TensoRF's L1 on density components.
 FIELD_REGULARIZER = {"plenoxels": dict(tv_density=1e-4, tv_sh=1e-5), "tensorf": dict(l1=1e-5)}
