@@ -14,24 +14,16 @@ samples), paper (D-NeRF's 8 x 256 deformation and canonical MLPs on a D-NeRF Ble
 
 import ml_collections
 
-from experiments.nerf.configs.default import FIELD_LR, PAPER_FIELD_LR, field_preset, get_config as nerf_config
+from experiments.nerf.configs.default import FIELD_LR, PAPER_FIELD_LR, field_preset, study_config
 
 
 def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
-    c = nerf_config(variant)
+    c = study_config(variant, cpu_steps=600, video_frames=12, paper_dataset="blender:/path/to/dnerf_synthetic/lego")
     c.dataset.scene = "dynamic"
     # Both models train with D-NeRF's optimizer (FIELD_LR['dnerf'], gradients clipped at global norm 1),
     # so only the time input and deformation differ.
     c.optimizer.learning_rate = (PAPER_FIELD_LR if variant == "paper" else FIELD_LR)["dnerf"]
     c.optimizer.grad_clip_norm = 1.0
-    if variant == "cpu":
-        c.num_steps = 600
-        c.eval.video_frames = 12
-    elif variant == "tiny":
-        c.eval.video_frames = 2
-    elif variant == "paper":
-        c.dataset.name = "blender:/path/to/dnerf_synthetic/lego"
-    c.optimizer.decay_steps = c.num_steps
     return c
 
 

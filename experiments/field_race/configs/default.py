@@ -17,7 +17,7 @@ Instant-NGP report, NeRF's 250k).
 
 import ml_collections
 
-from experiments.nerf.configs.default import field_preset, get_config as nerf_config
+from experiments.nerf.configs.default import field_preset, study_config
 
 FIELDS = ("nerf", "instant_ngp", "tensorf", "plenoxels")
 STEPS = {"tiny": {f: 4 for f in FIELDS},
@@ -29,14 +29,9 @@ EVAL_EVERY = {"tiny": {f: 2 for f in FIELDS},
 
 
 def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
-    c = nerf_config(variant)
+    c = study_config(variant, video_frames=12)
     if variant == "cpu":
         c.eval.curve_views = 4
-        c.eval.video_frames = 12
-    elif variant == "tiny":
-        c.eval.video_frames = 0
-    elif variant == "paper":
-        c.dataset.name = "blender:/path/to/nerf_synthetic/lego"
     return c
 
 

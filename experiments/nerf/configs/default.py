@@ -189,3 +189,26 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         raise ValueError(f"unknown variant {variant!r}; choose tiny, cpu or paper")
     c.optimizer.decay_steps = c.num_steps
     return c
+
+
+def study_config(variant: str, cpu_steps: int | None = None, coarse_only: int = 0, video_frames: int = 0,
+                 paper_dataset: str = "blender:/path/to/nerf_synthetic/lego") -> ml_collections.ConfigDict:
+    """The radiance-field config of a study's `variant`: `cpu_steps` training steps at `cpu` (None: the
+    NeRF default), one pass of `coarse_only` samples at `cpu` (and no fine pass at `tiny`) when > 0,
+    `video_frames` turntable frames at `cpu` (at most the tiny default at `tiny`; 0 = no GIF), the
+    `paper` variant on `paper_dataset`; the learning-rate decay spans the run."""
+    c = get_config(variant)
+    if variant == "cpu":
+        if cpu_steps is not None:
+            c.num_steps = cpu_steps
+        if coarse_only:
+            c.render.num_coarse, c.render.num_fine = coarse_only, 0
+        c.eval.video_frames = video_frames
+    elif variant == "tiny":
+        if coarse_only:
+            c.render.num_fine = 0
+        c.eval.video_frames = min(c.eval.video_frames, video_frames)
+    else:
+        c.dataset.name = paper_dataset
+    c.optimizer.decay_steps = c.num_steps
+    return c

@@ -14,7 +14,7 @@ Variants: tiny (CI smoke), cpu (README table: `spheres` 64x64, 1,000 steps of 51
 
 import ml_collections
 
-from experiments.nerf.configs.default import FIELD_LR, get_config as nerf_config
+from experiments.nerf.configs.default import FIELD_LR, study_config
 
 ENCODINGS = {
     "none": {"encoder": "none"},
@@ -29,18 +29,7 @@ ENCODINGS = {
 
 
 def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
-    c = nerf_config(variant)
-    if variant == "cpu":
-        c.num_steps = 1000
-        c.render.num_coarse, c.render.num_fine = 48, 0
-        c.eval.video_frames = 0
-    elif variant == "tiny":
-        c.render.num_fine = 0
-        c.eval.video_frames = 0
-    elif variant == "paper":
-        c.dataset.name = "blender:/path/to/nerf_synthetic/lego"
-    c.optimizer.decay_steps = c.num_steps
-    return c
+    return study_config(variant, cpu_steps=1000, coarse_only=48)
 
 
 def get_sweep(variant: str = "cpu") -> list[dict]:

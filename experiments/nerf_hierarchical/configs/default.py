@@ -14,20 +14,11 @@ Variants: tiny (CI smoke), cpu (README table: `spheres` 64x64, 600 steps of 512 
 
 import ml_collections
 
-from experiments.nerf.configs.default import get_config as nerf_config
+from experiments.nerf.configs.default import study_config
 
 
 def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
-    c = nerf_config(variant)
-    if variant == "cpu":
-        c.num_steps = 600
-        c.eval.video_frames = 0
-    elif variant == "tiny":
-        c.eval.video_frames = 0
-    elif variant == "paper":
-        c.dataset.name = "blender:/path/to/nerf_synthetic/lego"
-    c.optimizer.decay_steps = c.num_steps
-    return c
+    return study_config(variant, cpu_steps=600)
 
 
 def get_sweep(variant: str = "cpu") -> list[dict]:

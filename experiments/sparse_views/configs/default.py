@@ -14,7 +14,7 @@ Variants: tiny (CI smoke), cpu (README table: `spheres` 64x64, 300 steps of 512 
 
 import ml_collections
 
-from experiments.nerf.configs.default import get_config as nerf_config
+from experiments.nerf.configs.default import study_config
 
 VIEWS = (3, 6, 12, 25, 50)
 REGULARIZERS = {"none": {}, "freenerf": {"sparse.freenerf_fraction": 0.9, "sparse.occlusion_weight": 0.01,
@@ -22,18 +22,7 @@ REGULARIZERS = {"none": {}, "freenerf": {"sparse.freenerf_fraction": 0.9, "spars
 
 
 def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
-    c = nerf_config(variant)
-    if variant == "cpu":
-        c.num_steps = 300
-        c.render.num_coarse, c.render.num_fine = 48, 0
-        c.eval.video_frames = 0
-    elif variant == "tiny":
-        c.render.num_fine = 0
-        c.eval.video_frames = 0
-    elif variant == "paper":
-        c.dataset.name = "blender:/path/to/nerf_synthetic/lego"
-    c.optimizer.decay_steps = c.num_steps
-    return c
+    return study_config(variant, cpu_steps=300, coarse_only=48)
 
 
 def get_sweep(variant: str = "cpu") -> list[dict]:
