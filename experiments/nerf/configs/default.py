@@ -165,7 +165,6 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         c.log_every = c.checkpoint_every = 2
         c.dataset.image_size = 16
         field_preset(c, "nerf", "tiny")
-        c.optimizer.decay_steps = 4
         c.eval.every = 2
         c.eval.curve_views = 1
         c.eval.num_views = 2
@@ -181,7 +180,6 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         c.dataset.image_size = 200
         field_preset(c, "nerf", "paper")
         c.render.far_delta = 1e10
-        c.optimizer.decay_steps = 250_000
         c.eval.every = 10_000
         c.eval.chunk = 8192
         c.eval.video_frames = 60
