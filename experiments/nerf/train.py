@@ -133,6 +133,7 @@ def make_setup(config: ml_collections.ConfigDict, views: dict[str, Any]) -> Fiel
         coarse=coarse, fine=fine, tx=make_optimizer(config.optimizer.to_dict()),
         near=float(r.near) if r.near >= 0 else near, far=float(r.far) if r.far > 0 else far,
         num_coarse=r.num_coarse, num_fine=r.num_fine, far_delta=r.far_delta, background=background,
+        weight_threshold=r.weight_threshold,
         dynamic=f.name == "dnerf", regularizer=reg, regularizer_weight=1.0 if reg is not None else 0.0,
         freenerf_steps=int(config.sparse.freenerf_fraction * config.num_steps) if config.sparse.freenerf_fraction else 0,
         occlusion_weight=config.sparse.occlusion_weight, occlusion_range=config.sparse.occlusion_range,

@@ -32,11 +32,13 @@ def _exclusive_cumsum(x: Array) -> Array:
 
 
 def _composite(values: Array, alpha: Array, optical_depth: Array, t: Array,
-               background: Array | None) -> dict[str, Array]:
+               background: Array | None, weight_threshold: float = 0.0) -> dict[str, Array]:
     """Shared quadrature. values [..., S, C], alpha/optical_depth/t [..., S] with α = 1 − exp(−τ)."""
     # T_i = exp(−Σ_{j<i} τ_j): exclusive cumsum, so T_0 = 1 exactly.
     transmittance = jnp.exp(-_exclusive_cumsum(optical_depth))
     weights = alpha * transmittance  # [..., S]
+    if weight_threshold > 0:
+        values = jnp.where((weights > weight_threshold)[..., None], values, 0.0)
     # Σ w = 1 − T_{S} mathematically; the min only guards against float rounding above 1.
     acc = jnp.minimum(jnp.sum(weights, axis=-1), 1.0)
     rgb = jnp.sum(weights[..., None] * values, axis=-2)
@@ -54,7 +56,7 @@ def _composite(values: Array, alpha: Array, optical_depth: Array, t: Array,
 
 def volume_render(rgb: Array, density: Array, t: Array, directions: Array,
                   background: Array | None = None, far_delta: float = 1e10,
-                  deltas: Array | None = None) -> dict[str, Array]:
+                  deltas: Array | None = None, weight_threshold: float = 0.0) -> dict[str, Array]:
     """Render rays from densities (NeRF eq. 3). rgb [..., S, C], density [..., S] ≥ 0, t [..., S] sorted.
 
     directions [..., 3]: the ray directions the samples were taken along, o + t·d. Interval lengths
@@ -84,7 +86,7 @@ def volume_render(rgb: Array, density: Array, t: Array, directions: Array,
     deltas = deltas * norm
     optical_depth = density * deltas
     alpha = -jnp.expm1(-optical_depth)
-    return _composite(rgb, alpha, optical_depth, t, background)
+    return _composite(rgb, alpha, optical_depth, t, background, weight_threshold)
 
 
 def alpha_composite(rgb: Array, alpha: Array, t: Array,

@@ -58,6 +58,9 @@ class FieldSetup:
     # background then never shows); 0 ends each ray at `far`, as TensoRF and Instant-NGP do, which suits
     # scenes bounded by [near, far] composited on a background, and fields whose density is never 0.
     far_delta: float = 1e10
+    # Samples whose weight is at most this get no colour (volume_render's `weight_threshold`; TensoRF's
+    # 1e-4, 0 = off).
+    weight_threshold: float = 0.0
     randomized: bool = True             # stratified jitter and random inverse-CDF u while training
     dynamic: bool = False               # batches carry 'time' [N]; the field is called with it
     coarse_loss_weight: float = 1.0     # NeRF: the coarse pass is supervised too
@@ -84,6 +87,8 @@ class FieldSetup:
             raise ValueError(f"FieldSetup needs 0 <= near < far, got near={self.near}, far={self.far}")
         if self.far_delta < 0:
             raise ValueError(f"FieldSetup.far_delta must be >= 0, got {self.far_delta}")
+        if not 0.0 <= self.weight_threshold < 1.0:
+            raise ValueError(f"FieldSetup.weight_threshold must be in [0, 1), got {self.weight_threshold}")
         if self.num_coarse < 2:
             raise ValueError(f"FieldSetup.num_coarse must be >= 2, got {self.num_coarse}")
         if (self.fine is None) != (self.num_fine == 0):
@@ -175,7 +180,8 @@ def _render_pass(setup, field, params, origins, directions, t, times, background
     viewdirs, tt = _field_inputs(setup, points, directions, times)
     kwargs = {"freq_masks": freq_masks} if freq_masks is not None else {}
     rgb, density = field.apply({"params": params}, points, viewdirs, tt, **kwargs)
-    return {**volume.volume_render(rgb, density, t, directions, background=background, far_delta=setup.far_delta),
+    return {**volume.volume_render(rgb, density, t, directions, background=background, far_delta=setup.far_delta,
+                                      weight_threshold=setup.weight_threshold),
             "density_coarse": density}
 
 
@@ -199,7 +205,8 @@ def _render_occupied(setup, params, origins, directions, key, randomized, mesh, 
     kwargs = {"freq_masks": freq_masks} if freq_masks is not None else {}
     rgb, density = setup.coarse.apply({"params": params}, points, viewdirs, None, **kwargs)
     density = density * in_occupied_bin
-    out = volume.volume_render(rgb, density, t, directions, background=background, deltas=deltas)
+    out = volume.volume_render(rgb, density, t, directions, background=background, deltas=deltas,
+                               weight_threshold=setup.weight_threshold)
     return {"rgb": out["rgb"], "depth": out["depth"], "acc": out["acc"], "density_coarse": density}
 
 

@@ -209,3 +209,27 @@ def test_distortion_loss():
     np.testing.assert_allclose(got, integral, rtol=2e-3)
     grad = jax.grad(distortion_loss, argnums=1)(jnp.asarray(bins, jnp.float32), jnp.asarray(w, jnp.float32))
     assert bool(jnp.all(jnp.isfinite(grad)))
+
+
+def test_weight_threshold_drops_colour_of_invisible_samples():
+    # Weights here: sample 0 tiny (σδ = 1e-6), sample 1 large, sample 2 behind it (T ≈ e^-10 · ...).
+    t = jnp.array([0.0, 1.0, 2.0])
+    density = jnp.array([1e-6, 10.0, 5.0])
+    rgb = jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    d = jnp.array([0.0, 0.0, 1.0])
+    thr = 1e-4
+    ref = _reference_composite(np.asarray(rgb, np.float64),
+                               1.0 - np.exp(-np.asarray(density, np.float64) * np.array([1.0, 1.0, 1.0])),
+                               np.asarray(t))
+    keep = ref["weights"] > thr
+    assert keep.tolist() == [False, True, False]
+    out = jax.jit(volume.volume_render, static_argnames="weight_threshold")(
+        rgb, density, t, d, far_delta=1.0, weight_threshold=thr)
+    np.testing.assert_allclose(out["rgb"], (ref["weights"][keep, None] * np.asarray(rgb)[keep]).sum(0), atol=1e-6)
+    np.testing.assert_allclose(out["acc"], ref["acc"], rtol=1e-6)  # opacity and depth are untouched
+    # The colour of a below-threshold sample gets no gradient; the visible one gets its weight.
+    grad = jax.grad(lambda c: volume.volume_render(c, density, t, d, far_delta=1.0, weight_threshold=thr)["rgb"].sum())(rgb)
+    np.testing.assert_allclose(grad[:, 0], np.where(keep, ref["weights"], 0.0), rtol=1e-5, atol=1e-12)
+    # Threshold 0 is plain compositing.
+    plain = volume_render(rgb, density, t, d, far_delta=1.0)
+    np.testing.assert_allclose(plain["rgb"], ref["rgb"], atol=1e-6)

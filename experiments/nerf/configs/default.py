@@ -41,11 +41,16 @@ TINY_FIELD_PRESETS = {
 # Each field's sampling recipe: NeRF and D-NeRF coarse + fine (Mildenhall et al. §5.2); Instant-NGP
 # one pass on occupied space (its occupancy grid, §5.4; 32^3 cells here, 128^3 in the paper); TensoRF
 # and Plenoxels one pass of evenly spaced samples (both march at a fixed step).
+# TensoRF colours only samples of weight > `weight_threshold` (its code's 1e-4 at about 2 samples per
+# voxel, 512 per ray; 1e-3 at our 64 per ray, as a sample's weight grows with its interval). Without
+# it our TensoRF rendered grey (15.6 dB): while every density is still ≈ 0 the white background makes
+# each pixel too bright, Adam turns the tiny "darker" colour gradient into full steps, and the colour
+# MLP's sigmoid saturated at 0 by step 20, before any geometry existed, and never recovered.
 FIELD_RENDER = {
     "nerf": dict(num_coarse=32, num_fine=32, occupancy_resolution=0),
     "dnerf": dict(num_coarse=32, num_fine=32, occupancy_resolution=0),
     "instant_ngp": dict(num_coarse=32, num_fine=0, occupancy_resolution=32),
-    "tensorf": dict(num_coarse=64, num_fine=0, occupancy_resolution=0),
+    "tensorf": dict(num_coarse=64, num_fine=0, occupancy_resolution=0, weight_threshold=1e-3),
     "plenoxels": dict(num_coarse=64, num_fine=0, occupancy_resolution=0),
 }
 # Paper scale: the fields' own defaults (the papers' sizes) and the papers' sample counts: NeRF /
@@ -59,7 +64,7 @@ PAPER_FIELD_RENDER = {
     "nerf": dict(num_coarse=64, num_fine=128, occupancy_resolution=0),
     "dnerf": dict(num_coarse=64, num_fine=128, occupancy_resolution=0),
     "instant_ngp": dict(num_coarse=128, num_fine=0, occupancy_resolution=128, occupancy_candidates=1024),
-    "tensorf": dict(num_coarse=512, num_fine=0, occupancy_resolution=0),
+    "tensorf": dict(num_coarse=512, num_fine=0, occupancy_resolution=0, weight_threshold=1e-4),
     "plenoxels": dict(num_coarse=512, num_fine=0, occupancy_resolution=0),
 }
 # Per-field peak learning rates (Adam, decayed exponentially x0.1 over training): grids learn with large
@@ -72,8 +77,7 @@ PAPER_FIELD_RENDER = {
 FIELD_LR = {"nerf": 5e-3, "dnerf": 1e-3, "instant_ngp": 1e-2, "tensorf": 2e-2, "plenoxels": 1e-1}
 PAPER_FIELD_LR = {**FIELD_LR, "nerf": 5e-4, "dnerf": 5e-4}
 # Per-group learning rates: TensoRF trains its tensor factors at 2e-2 but the appearance basis matrix and
-# the colour MLP at 1e-3 (Chen et al. 2022, §6). Our TensoRF renders grey on the `spheres` race with
-# this and with 2e-2 everywhere alike (15.6 dB): an open bug, see experiments/field_race/README.md.
+# the colour MLP at 1e-3 (Chen et al. 2022, §6).
 FIELD_LR_MULTIPLIERS = {"tensorf": {"basis": 0.05, "mlp": 0.05}}
 # Grid regularizers: Plenoxels' TV on density and SH (eq. 4), TensoRF's L1 on density components.
 FIELD_REGULARIZER = {"plenoxels": dict(tv_density=1e-4, tv_sh=1e-5), "tensorf": dict(l1=1e-5)}
@@ -93,7 +97,7 @@ def field_preset(c: ml_collections.ConfigDict, name: str, scale: str = "cpu") ->
     c.optimizer.lr_multipliers = ml_collections.ConfigDict(FIELD_LR_MULTIPLIERS.get(name, {}))
     c.regularizer.update({"l1": 0.0, "tv_density": 0.0, "tv_sh": 0.0, "tv_appearance": 0.0,
                           **FIELD_REGULARIZER.get(name, {})})
-    recipe = dict({"occupancy_candidates": 128, **(PAPER_FIELD_RENDER if scale == "paper" else FIELD_RENDER)[name]})
+    recipe = dict({"occupancy_candidates": 128, "weight_threshold": 0.0, **(PAPER_FIELD_RENDER if scale == "paper" else FIELD_RENDER)[name]})
     if scale == "tiny":
         recipe = {**recipe, "num_coarse": 8, "num_fine": 8 if recipe["num_fine"] else 0,
                   "occupancy_resolution": 4 if recipe["occupancy_resolution"] else 0}
@@ -132,6 +136,8 @@ def base() -> ml_collections.ConfigDict:
     # Last interval length: 0 ends rays at `far` (bounded scenes on a background, every field alike);
     # NeRF's 1e10 makes the last sample opaque (the paper variant).
     c.render.far_delta = 0.0
+    # Samples with rendering weight <= this get no colour (TensoRF's rayMarch_weight_thres 1e-4; 0 = off).
+    c.render.weight_threshold = 0.0
     # Empty-space skipping (Instant-NGP §5.4): occupancy grid resolution (0 = off; the paper uses 128),
     # candidate bins per ray and the grid's refresh interval. Needs num_fine = 0.
     c.render.occupancy_resolution = 0
