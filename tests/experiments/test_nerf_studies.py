@@ -41,6 +41,9 @@ def test_tiny_sweep_trains_every_variant_and_writes_tables_and_figures(tmp_path,
     if study == "dnerf":
         res = json.loads((tmp_path / "dnerf" / "seed0" / "results.json").read_text())
         assert res["protocol"]["scene"] == "dynamic" and res["config"]["field"]["name"] == "dnerf"
+        motion = json.loads((tmp_path / "motion.json").read_text())
+        assert set(motion) == {"dnerf", "nerf"}
+        assert all(0.0 < m["moving_fraction"] < 1.0 and np.isfinite(m["psnr_moving"]) for m in motion.values())
 
 
 @pytest.mark.parametrize("study", sorted(STUDIES))
@@ -76,3 +79,29 @@ def test_race_summary_times_each_field_to_nerfs_final_psnr(tmp_path):
     assert s["fields"]["fast"]["time_ratio_to_reference"] == pytest.approx(3.0 / 40.0)
     assert s["fields"]["slow"]["time_to_reference_psnr_s"] is None
     assert np.isclose(s["fields"]["nerf"]["time_ratio_to_reference"], 1.0)
+
+
+def test_motion_masks_and_psnr_split_moving_from_static_pixels(tmp_path):
+    from PIL import Image
+
+    from experiments.dnerf.train import motion_masks, motion_psnr
+    from genvision_jax.data import scenes
+
+    views = scenes.load_split("synthetic_scenes", "test", scene="dynamic", image_size=16, background="white")
+    views = {k: (v[:3] if isinstance(v, np.ndarray) and v.ndim and len(v) == 20 else v) for k, v in views.items()}
+    masks = motion_masks("dynamic", views, num_times=5)
+    assert masks.shape == (3, 16, 16) and 0.02 < masks.mean() < 0.8  # the ball and the box move, the floor not
+    assert not motion_masks("spheres", views, num_times=3).any()  # a static scene has no moving pixel
+    # A "render" exact on static pixels and inverted on moving ones.
+    gt = np.asarray(views["images"])
+    pred = np.where(masks[..., None], 1.0 - gt, gt)
+    (tmp_path / "renders").mkdir()
+    for i in range(3):
+        u8 = lambda x: np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)  # noqa: E731
+        Image.fromarray(np.concatenate([u8(gt[i]), u8(pred[i]), u8(gt[i])], axis=1)).save(
+            tmp_path / "renders" / f"view_{i:03d}.png")
+    m = motion_psnr(tmp_path, masks, views)
+    assert m["psnr_static"] > 50.0  # only 8-bit rounding left
+    expected = -10 * np.log10(np.mean((1.0 - 2.0 * gt[masks]) ** 2))
+    assert m["psnr_moving"] == pytest.approx(expected, abs=0.05)
+    assert m["moving_fraction"] == pytest.approx(masks.mean())
