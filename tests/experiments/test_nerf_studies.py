@@ -11,7 +11,7 @@ from experiments import sweep
 from experiments.field_race.train import race_summary
 
 REPO = Path(__file__).resolve().parents[2]
-STUDIES = {"nerf_encoding": 6, "nerf_hierarchical": 2, "field_race": 4, "sparse_views": 4, "dnerf": 2}
+STUDIES = {"nerf_encoding": 6, "nerf_hierarchical": 2, "field_race": 4, "sparse_views": 4, "dnerf": 3}
 
 
 @pytest.mark.parametrize("study", sorted(STUDIES))
@@ -42,7 +42,7 @@ def test_tiny_sweep_trains_every_variant_and_writes_tables_and_figures(tmp_path,
         res = json.loads((tmp_path / "dnerf" / "seed0" / "results.json").read_text())
         assert res["protocol"]["scene"] == "dynamic" and res["config"]["field"]["name"] == "dnerf"
         motion = json.loads((tmp_path / "motion.json").read_text())
-        assert set(motion) == {"dnerf", "nerf"}
+        assert set(motion) == {"dnerf", "dnerf_l4", "nerf"}
         assert all(0.0 < m["moving_fraction"] < 1.0 and np.isfinite(m["psnr_moving"]) for m in motion.values())
 
 

@@ -112,6 +112,8 @@ def test_grid_regularizer_and_setup_errors():
         _setup(near=3.0, far=2.0)
     with pytest.raises(ValueError, match="both `fine` and `num_fine`"):
         _setup(num_fine=0)
+    with pytest.raises(ValueError, match=r"weight_threshold must be in \[0, 1\)"):
+        _setup(weight_threshold=1.5)
     with pytest.raises(ValueError, match="Fourier position encoding"):
         _setup(coarse=make_field("nerf", bounds=2.3, encoder="none", depth=2, width=8, skips=(0,)),
                fine=None, num_fine=0, freenerf_steps=10)

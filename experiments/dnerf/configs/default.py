@@ -38,12 +38,14 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
 def get_sweep(variant: str = "cpu") -> list[dict]:
     scale = variant if variant in ("tiny", "paper") else "cpu"
     sweep = []
-    for field in ("dnerf", "nerf"):
+    for name, field, label in (("dnerf", "dnerf", "D-NeRF"), ("dnerf_l4", "dnerf", "D-NeRF, deformation L = 4"),
+                               ("nerf", "nerf", "static NeRF")):
         c = field_preset(get_config(variant), field, scale)
-        sweep.append({"name": field, "labels": {"model": "D-NeRF" if field == "dnerf" else "static NeRF",
-                                                "scene": "dynamic"},
-                      "overrides": {"field.name": field, "field.kwargs": c.field.kwargs.to_dict(),
-                                    "render": c.render.to_dict()}})
+        kwargs = c.field.kwargs.to_dict()
+        if name == "dnerf_l4":  # a smoother warp: 4 frequencies of x and t into the deformation MLP (not 10)
+            kwargs.update(pos_freqs=4, time_freqs=4)
+        sweep.append({"name": name, "labels": {"model": label, "scene": "dynamic"},
+                      "overrides": {"field.name": field, "field.kwargs": kwargs, "render": c.render.to_dict()}})
     return sweep
 
 

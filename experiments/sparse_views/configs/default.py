@@ -6,7 +6,7 @@ the k views of a smaller set are among those of a larger one), plain or with Fre
 (§4.1, T = 90 %) and the occlusion loss (weight 0.01, the first 10 samples of each ray, §4.2)
 penalizes density right in front of the cameras. Same step budget for every k.
 
-Variants: tiny (CI smoke), cpu (README table: `spheres` 64x64, 300 steps of 512 rays, 4 x 64 NeRF,
+Variants: tiny (CI smoke), cpu (README table: `spheres` 64x64, 1,000 steps of 512 rays, 4 x 64 NeRF,
 48 coarse samples), paper (NeRF's 8 x 256 recipe on a Blender folder, FreeNeRF's 8-view setting among k).
 
   python -m experiments.sweep --config experiments/sparse_views/configs/default.py:cpu --workdir DIR --seeds 0
@@ -22,7 +22,7 @@ REGULARIZERS = {"none": {}, "freenerf": {"sparse.freenerf_fraction": 0.9, "spars
 
 
 def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
-    return study_config(variant, cpu_steps=300, coarse_only=48)
+    return study_config(variant, cpu_steps=1000, coarse_only=48)
 
 
 def get_sweep(variant: str = "cpu") -> list[dict]:
