@@ -117,6 +117,16 @@ def scene_bounds(config: ml_collections.ConfigDict, views: dict[str, Any]) -> fl
     return float(np.linalg.norm(views["c2w"][:, :3, 3], axis=-1).max() + float(views["far"]) * corner)
 
 
+def time_curriculum_views(step: int, curriculum_steps: int, num_views: int, min_views: int = 3) -> int:
+    """D-NeRF's time curriculum (its code's `precrop_iters_time`, 10k of 800k iterations): at training
+    step `step` ≤ `curriculum_steps`, rays come only from the first max(⌊step / curriculum_steps ·
+    num_views⌋, min_views) training views in order of time, so the deformation is learned from small
+    times outward; after it, from every view."""
+    if step >= curriculum_steps:
+        return num_views
+    return min(max(int(step / curriculum_steps * num_views), min_views), num_views)
+
+
 def make_setup(config: ml_collections.ConfigDict, views: dict[str, Any]) -> FieldSetup:
     """Fields, optimizer and sampling from the config (`field`, `render`, `optimizer`, `regularizer`,
     `sparse`) and the training views (near/far bounds, background, scene box)."""
@@ -192,8 +202,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
     def pause_clock():
         run_info["train_time_s"] += time.time() - t_train
 
+    curriculum = config.time_curriculum_steps
+    if curriculum:
+        if not setup.dynamic:
+            raise ValueError("time_curriculum_steps > 0 needs a dynamic field (field.name = 'dnerf') and timed views")
+        by_time = np.argsort(rays["time"], kind="stable")  # every view's rays stay contiguous
+        rays_per_view = num_rays // len(train_views["images"])
+
     for step in range(start_step + 1, last + 1):
-        idx = np.random.default_rng([config.seed, step]).integers(0, num_rays, config.batch_rays)[lo:lo + per_process]
+        rng = np.random.default_rng([config.seed, step])
+        if curriculum and step <= curriculum:
+            allowed = time_curriculum_views(step, curriculum, len(train_views["images"])) * rays_per_view
+            idx = by_time[rng.integers(0, allowed, config.batch_rays)][lo:lo + per_process]
+        else:
+            idx = rng.integers(0, num_rays, config.batch_rays)[lo:lo + per_process]
         batch = to_global_batch({k: v[idx] for k, v in rays.items()}, mesh)
         state, metrics = train_step(state, batch, root)
         buffer.add(step, metrics)

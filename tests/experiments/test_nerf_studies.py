@@ -11,7 +11,7 @@ from experiments import sweep
 from experiments.field_race.train import race_summary
 
 REPO = Path(__file__).resolve().parents[2]
-STUDIES = {"nerf_encoding": 6, "nerf_hierarchical": 2, "field_race": 4, "sparse_views": 4, "dnerf": 3}
+STUDIES = {"nerf_encoding": 6, "nerf_hierarchical": 2, "field_race": 4, "sparse_views": 4, "dnerf": 4}
 
 
 @pytest.mark.parametrize("study", sorted(STUDIES))
@@ -42,7 +42,7 @@ def test_tiny_sweep_trains_every_variant_and_writes_tables_and_figures(tmp_path,
         res = json.loads((tmp_path / "dnerf" / "seed0" / "results.json").read_text())
         assert res["protocol"]["scene"] == "dynamic" and res["config"]["field"]["name"] == "dnerf"
         motion = json.loads((tmp_path / "motion.json").read_text())
-        assert set(motion) == {"dnerf", "dnerf_l4", "nerf"}
+        assert set(motion) == {"dnerf", "dnerf_l4", "dnerf_curriculum", "nerf"}
         assert all(0.0 < m["moving_fraction"] < 1.0 and np.isfinite(m["psnr_moving"]) for m in motion.values())
 
 
@@ -105,3 +105,14 @@ def test_motion_masks_and_psnr_split_moving_from_static_pixels(tmp_path):
     expected = -10 * np.log10(np.mean((1.0 - 2.0 * gt[masks]) ** 2))
     assert m["psnr_moving"] == pytest.approx(expected, abs=0.05)
     assert m["moving_fraction"] == pytest.approx(masks.mean())
+
+
+def test_time_curriculum_widens_from_the_earliest_views_to_all():
+    from experiments.nerf.train import time_curriculum_views
+
+    counts = [time_curriculum_views(s, 100, 50) for s in range(1, 121)]
+    assert counts[0] == 3 and counts[5] == 3  # at least 3 views at the start (D-NeRF's code)
+    assert counts[49] == 25 and counts[98] == 49  # linear in the step
+    assert all(c == 50 for c in counts[99:])  # every view from the curriculum's end on
+    assert all(a <= b for a, b in zip(counts, counts[1:]))
+    assert time_curriculum_views(1, 100, 2) == 2  # never more views than there are

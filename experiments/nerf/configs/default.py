@@ -114,6 +114,9 @@ def base() -> ml_collections.ConfigDict:
     c.log_every = 100
     c.checkpoint_every = 500
     c.keep_checkpoints = 2
+    # Dynamic scenes: D-NeRF's time curriculum over the first N steps (rays only from the training
+    # views of smallest t, widening linearly to all; `train.time_curriculum_views`); 0 = off.
+    c.time_curriculum_steps = 0
 
     c.dataset = ml_collections.ConfigDict()
     c.dataset.name = "synthetic_scenes"   # synthetic_scenes | blender:PATH | llff:PATH
