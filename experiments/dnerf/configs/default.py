@@ -4,7 +4,8 @@ for Dynamic Scenes", Table 1 direction: a static NeRF cannot fit a moving object
 The `dynamic` scene: an object moves with time t ∈ [0, 1]; every training view has its own t and the
 test views sweep t along a turntable. D-NeRF: a deformation MLP (x, t) → Δx (pinned to 0 at t = 0)
 into a canonical NeRF; the static NeRF sees the same rays and ignores t. Both use the same canonical
-network size and coarse + fine sampling.
+network size and coarse + fine sampling. Two D-NeRF ablations: a lower-frequency warp (L = 4 for x
+and t) and D-NeRF's time curriculum (rays from the earliest views first, over half the run).
 
 Variants: tiny (CI smoke), cpu (README table: 64x64, 1,500 steps of 512 rays, 4 x 64 MLPs, 32 + 32
 samples), paper (D-NeRF's 8 x 256 deformation and canonical MLPs on a D-NeRF Blender folder with times).
