@@ -2,6 +2,7 @@
 
 from typing import Any, Mapping
 
+import jax
 import optax
 
 _OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -82,8 +83,9 @@ def make_optimizer(cfg: Mapping[str, Any]) -> optax.GradientTransformation:
 def scale_by_path(multipliers: Mapping[str, float]) -> optax.GradientTransformation:
     """Multiply each update by the factor of the first substring of `multipliers` in its parameter path
     (1 if none). After an optimizer whose updates are proportional to its learning rate (Adam, SGD,
-    RMSProp), this is a per-group learning rate."""
-    import jax
+    RMSProp), this is a per-group learning rate. Unlike `optax.multi_transform`, which would build one
+    optimizer (and state) per group, every group shares the one optimizer state; the factors are
+    resolved from the paths at trace time, so the step pays one multiply per leaf."""
 
     def factor(path) -> float:
         name = "/".join(str(getattr(k, "key", getattr(k, "name", k))) for k in path)

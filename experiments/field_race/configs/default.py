@@ -1,9 +1,11 @@
 """Field race: NeRF vs Instant-NGP hash grid vs TensoRF vs Plenoxels on one scene, on this machine.
 
 Each field trains with its own recipe (`experiments/nerf/configs/default.py`: FIELD_PRESETS,
-FIELD_RENDER, FIELD_LR, FIELD_REGULARIZER): NeRF 4 x 64 with 32 + 32 samples at lr 5e-4; the hash
-grid with its occupancy grid and 32 samples on occupied space at 1e-2; TensoRF VM at 64^3 and
-Plenoxels at 64^3 with 64 evenly spaced samples. Same scene, image size, ray batch and test views.
+FIELD_RENDER, FIELD_LR, FIELD_LR_MULTIPLIERS, FIELD_REGULARIZER): NeRF 4 x 64 with 32 + 32 samples at
+lr 5e-3; the hash grid with its occupancy grid and 32 samples on occupied space at 1e-2; TensoRF VM at
+64^3 (factors 2e-2, basis and colour MLP 1e-3, colour only where the sample weight exceeds 1e-3) and
+Plenoxels at 64^3 (1e-1), both with 64 evenly spaced samples. Same scene, image size, ray batch and
+test views.
 Every `eval.every` steps the PSNR on the first 4 test views is logged with the training wall time so
 far (evaluations excluded): the PSNR-vs-time curves. `plot_sweep` (experiments/field_race/train.py)
 draws them and measures how long each grid field takes to reach NeRF's final curve PSNR.
