@@ -21,7 +21,8 @@ import numpy as np
 from genvision_jax.losses.gan import non_saturating
 from genvision_jax.models.gan import DCGANDiscriminator, DCGANGenerator
 from genvision_jax.train import make_mesh, make_optimizer, to_global_batch
-from genvision_jax.train.gan import GANSetup, create_gan_state, make_gan_train_step
+from genvision_jax.tasks.gan import GANSetup, init_gan_state, make_gan_train_step
+from genvision_jax.train.sharding import create_replicated
 
 
 def bench_jax(image_size, channels, batch, steps, warmup):
@@ -30,7 +31,7 @@ def bench_jax(image_size, channels, batch, steps, warmup):
     setup = GANSetup(DCGANGenerator(image_size, channels), DCGANDiscriminator(image_size, channels),
                      make_optimizer(adam), make_optimizer(adam), non_saturating, 100,
                      (image_size, image_size, channels))
-    state = create_gan_state(setup, jax.random.key(0), mesh)
+    state = create_replicated(lambda r: init_gan_state(setup, r), jax.random.key(0), mesh)
     step = make_gan_train_step(setup, mesh)
     x = np.random.default_rng(0).uniform(-1, 1, (batch, image_size, image_size, channels)).astype(np.float32)
     batch_arr = to_global_batch({"image": x}, mesh)

@@ -27,11 +27,14 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from experiments.nerf import train as nerf_train
-from experiments.sweep import apply_overrides, load_config_module
+from experiments.sweep import load_config_module
+from genvision_jax.data.views import select_views
+from genvision_jax.tasks import nerf as nerf_train
+from genvision_jax.tasks.fields import init_field_state, make_field_train_step, make_ray_renderer
 from genvision_jax.train import make_mesh, stream_key, to_global_batch
-from genvision_jax.train.fields import create_field_state, make_field_train_step, make_ray_renderer
+from genvision_jax.train.config import apply_overrides
 from genvision_jax.train.rng import root_key
+from genvision_jax.train.sharding import create_replicated
 
 
 def _stats(times: list[float], amount: float) -> dict:
@@ -41,12 +44,12 @@ def _stats(times: list[float], amount: float) -> dict:
 
 def bench_field(config, steps: int, repeats: int) -> dict:
     mesh = make_mesh()
-    train_views = nerf_train.select_views(nerf_train.load_views(config, "train"), config.dataset.num_train_views)
+    train_views = select_views(nerf_train.load_views(config, "train"), config.dataset.num_train_views)
     test_views = nerf_train.load_views(config, "test")
     setup = nerf_train.make_setup(config, train_views)
     rays = nerf_train.all_rays(train_views, setup.dynamic)
     root = root_key(config.seed)
-    state = create_field_state(setup, stream_key(root, "init", 0), mesh)
+    state = create_replicated(lambda r: init_field_state(setup, r), stream_key(root, "init", 0), mesh)
     step_fn = make_field_train_step(setup, mesh)
     rng = np.random.default_rng(0)
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from genvision_jax.data import mot_synthetic as synth
 from genvision_jax.tracking import limit_blas_threads, make_tracker, track_sequence
-from genvision_jax.tracking.evaluate import evaluate_files
+from genvision_jax.tasks.tracking.evaluate import evaluate_files
 from genvision_jax.tracking.kalman import BatchedKalman, DeepSortMotion
 from genvision_jax.tracking.mot_io import MOTTable, write_mot
 
@@ -95,12 +95,14 @@ def bench_kalman(repeats: int) -> dict:
 
 
 def bench_reid(repeats: int) -> dict:
-    from genvision_jax.models.recognizers import reid  # pylint: disable=g-import-not-at-top
+    from experiments.mot_trackers.configs.default import get_config  # pylint: disable=g-import-not-at-top
+    from genvision_jax.models.recognizers.reid import ReIDEmbedder, init_params  # pylint: disable=g-import-not-at-top
+    from genvision_jax.tasks.reid import init_key, make_model  # pylint: disable=g-import-not-at-top
 
-    cfg = reid.ReIDTrainConfig()  # the cpu experiment's network
-    model = reid.make_model(cfg)
-    params = reid.init_params(model, cfg.crop_hw, seed=0)
-    embedder = reid.ReIDEmbedder(model, params, cfg.crop_hw)
+    cfg = get_config("cpu").reid.train  # the cpu experiment's network
+    model = make_model(cfg)
+    params = init_params(model, tuple(cfg.crop_hw), init_key(0))
+    embedder = ReIDEmbedder(model, params, tuple(cfg.crop_hw))
     crops = np.random.default_rng(0).integers(0, 256, (256, *cfg.crop_hw, 3)).astype(np.uint8)
     embedder.embed_crops(crops)
     embedder.embed_crops(crops[:12])

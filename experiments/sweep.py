@@ -1,15 +1,17 @@
 """Run a study's sweep and tabulate it: one workdir per variant (and seed), then table.md/table.json/plots.
 
   python -m experiments.sweep --config experiments/<study>/configs/default.py:<variant> --workdir DIR \
-      [--only SUBSTRING] [--seeds 0,1,2] [--report_only]
+      [--only SUBSTRING] [--seeds 0,1,2] [--report_only] [--workers N]
 
-The config module provides `get_config(variant)`, `get_sweep(variant)` -> [{name, labels, overrides}]
-and `TABLE` = {metrics, rows, cols, split[, curves]} naming the label keys that index the table. A
-variant whose workdir holds `results.json` is not run again, so an interrupted sweep resumes; a variant
-that raises (e.g. diverges) is recorded in `FAILED` and shown as such in the table instead of stopping
-the sweep. Studies whose runs train several seeds at once set `num_seeds` in their config and report
-`<metric>_per_seed`; otherwise every variant runs once per `--seeds` entry (workdir `<name>/seed<k>`).
-Mean ± std are over seeds. A study's train module may define `plot_sweep(runs, out_dir)` for its own
+The config module provides `get_config(variant)` (whose `trainer` trains every run),
+`get_sweep(variant)` -> [{name, labels, overrides}] and `TABLE` = {metrics, rows, cols, split[, curves]}
+naming the label keys that index the table. A variant whose workdir holds `results.json` is not run
+again, so an interrupted sweep resumes; a variant that fails (e.g. diverges) is recorded in `FAILED`
+and shown as such in the table instead of stopping the sweep. Studies whose runs train several seeds
+at once set `num_seeds` in their config and report `<metric>_per_seed`; otherwise every variant runs
+once per `--seeds` entry (workdir `<name>/seed<k>`). Cells are mean ± sample standard deviation
+(ddof=1) over seeds. The study's report module (`REPORT` in the config module, default
+`experiments.<study>.report`, when it exists) may define `plot_sweep(runs, out_dir)` for its own
 figures; `TABLE['curves']` names metrics of `metrics.jsonl` plotted against step, mean over seeds
 (log y axis unless `TABLE['curves_yscale']` says otherwise).
 
@@ -34,45 +36,31 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from absl import app, flags
 
-FLAGS = flags.FLAGS
+from experiments.app import load_config_module as _load_module
+from experiments.app import trainer_of
+from genvision_jax.errors import ConfigError, UserError, WorkdirError
+from genvision_jax.train.config import apply_overrides
 
 
 def load_config_module(path_and_variant: str):
     """'experiments/<study>/configs/<file>.py:<variant>' -> (study, module, variant)."""
     path, _, variant = path_and_variant.partition(":")
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"config file {path!r} not found")
-    parts = p.resolve().parts
+    module = _load_module(path)
+    parts = Path(path).resolve().parts
     if "experiments" not in parts or parts[-2] != "configs":
-        raise ValueError(f"config must be experiments/<study>/configs/<file>.py, got {path!r}")
+        raise ConfigError(f"--config must be experiments/<study>/configs/<file>.py, got {path!r}")
     study = parts[parts.index("experiments") + 1]
-    spec = importlib.util.spec_from_file_location(f"_sweep_config_{study}", p)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for attr in ("get_config", "get_sweep", "TABLE"):
+    for attr in ("get_sweep", "TABLE"):
         if not hasattr(module, attr):
-            raise ValueError(f"{path} defines no {attr}; a sweepable config needs get_config, get_sweep and TABLE")
+            raise ConfigError(f"{path} defines no {attr}; a sweepable config needs get_config, get_sweep and TABLE")
     return study, module, variant or "cpu"
 
 
-def apply_overrides(config, overrides: dict[str, Any]):
-    """A copy of `config` with dotted-key overrides; unknown keys are an error."""
-    config = config.copy_and_resolve_references()
-    for dotted, value in overrides.items():
-        node, *path = dotted.split(".")
-        target = config
-        keys = [node, *path]
-        for k in keys[:-1]:
-            if k not in target:
-                raise KeyError(f"sweep override {dotted!r}: no config key {k!r}")
-            target = target[k]
-        if keys[-1] not in target:
-            raise KeyError(f"sweep override {dotted!r}: no config key {keys[-1]!r}")
-        target[keys[-1]] = value
-    return config
+def report_module(study: str, module):
+    """The study's report module (`REPORT` of its config module, default experiments.<study>.report), or None."""
+    name = getattr(module, "REPORT", f"experiments.{study}.report")
+    return importlib.import_module(name) if importlib.util.find_spec(name) is not None else None
 
 
 def _claim(root: Path, run_dir: Path) -> bool:
@@ -89,7 +77,7 @@ def _claim(root: Path, run_dir: Path) -> bool:
 def _train_runs(study: str, base, sweep: list[dict], seeds: list[int], vmapped_seeds: bool, root: Path,
                 claim: bool) -> None:
     """Train every run of `sweep` without results.json (only the ones this worker claims when `claim`)."""
-    train = importlib.import_module(f"experiments.{study}.train")
+    train = trainer_of(base)
     for i, entry in enumerate(sweep):
         for seed in seeds:
             wd = root / entry["name"] if vmapped_seeds else root / entry["name"] / f"seed{seed}"
@@ -99,8 +87,10 @@ def _train_runs(study: str, base, sweep: list[dict], seeds: list[int], vmapped_s
             t0 = time.time()
             print(f"[{i + 1}/{len(sweep)}] {entry['name']} seed {seed}", flush=True)
             try:
-                train.train_and_evaluate(config, str(wd))
+                train(config, str(wd))
                 (wd / "FAILED").unlink(missing_ok=True)
+            except UserError:
+                raise  # bad input stops the sweep; the same input would fail every run
             except Exception as e:  # a diverged variant is a result, not the end of the sweep
                 wd.mkdir(parents=True, exist_ok=True)
                 (wd / "FAILED").write_text(f"{type(e).__name__}: {e}\n\n{traceback.format_exc()}")
@@ -116,16 +106,28 @@ def run_sweep(config_path: str, workdir: str, only: str = "", seeds: list[int] |
     writes no table (returns None).
     """
     if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+        raise ConfigError(f"workers must be >= 1, got {workers}")
     study, module, variant = load_config_module(config_path)
-    base = module.get_config(variant)
-    sweep = [v for v in module.get_sweep(variant) if only in v["name"]]
+    try:
+        base = module.get_config(variant)
+        entries = module.get_sweep(variant)
+    except (ValueError, KeyError) as e:
+        raise ConfigError(f"--config={config_path}: {e}") from None
+    sweep = [v for v in entries if only in v["name"]]
     if not sweep:
-        raise ValueError(f"no sweep entry of {config_path} matches --only={only!r}")
+        raise ConfigError(f"no sweep entry of {config_path} matches --only={only!r}; entries: "
+                          f"{[v['name'] for v in entries][:20]}")
+    for entry in sweep:  # every override must name a key, before anything trains
+        apply_overrides(base, entry["overrides"])
     vmapped_seeds = "num_seeds" in base
     seeds = [base.seed] if vmapped_seeds else (seeds or [0, 1, 2])
     root = Path(workdir)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise WorkdirError(f"sweep workdir {root} cannot be created: {e}") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise WorkdirError(f"sweep workdir {root} is not writable")
     t_start = time.time()
     if worker:
         _train_runs(study, base, sweep, seeds, vmapped_seeds, root, claim=True)
@@ -145,6 +147,8 @@ def run_sweep(config_path: str, workdir: str, only: str = "", seeds: list[int] |
             codes.append(proc.wait())
             log.close()
         shutil.rmtree(root / ".claims", ignore_errors=True)
+        if 2 in codes:
+            raise ConfigError(f"a sweep worker stopped on bad input (exit 2); its message is in {root}/worker*.log")
         if any(codes):
             raise RuntimeError(f"sweep worker(s) exited with codes {codes}; see {root}/worker*.log")
     elapsed = time.time() - t_start
@@ -154,9 +158,9 @@ def run_sweep(config_path: str, workdir: str, only: str = "", seeds: list[int] |
     curves = module.TABLE.get("curves", [])
     if curves:
         plot_curves(root, runs, module.TABLE, curves)
-    train = importlib.import_module(f"experiments.{study}.train")
-    if hasattr(train, "plot_sweep"):
-        train.plot_sweep(runs, root)
+    report_mod = report_module(study, module)
+    if report_mod is not None and hasattr(report_mod, "plot_sweep"):
+        report_mod.plot_sweep(runs, root)
     return report
 
 
@@ -186,13 +190,21 @@ def collect(root: Path, sweep: list[dict], seeds: list[int], vmapped_seeds: bool
     return runs
 
 
+def sample_std(values: list[float]) -> float | None:
+    """Sample standard deviation (ddof=1); None for fewer than two values."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else None
+
+
 def _cell(values: list[float], failed: list[str], digits: int, full_n: int) -> str:
-    """'mean ± std', with the seed count when fewer seeds than the table's fullest cell finished."""
+    """'mean ± std' (sample std, ddof=1), with the seed count when fewer seeds than the table's fullest
+    cell finished; a single value has no ± part."""
     if failed and not values:
         return "failed"
     if not values:
         return "—"
-    s = f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
+    s = f"{np.mean(values):.{digits}f}"
+    if len(values) > 1:
+        s += f" ± {sample_std(values):.{digits}f}"
     if len(values) < full_n:
         s += f" (n={len(values)})"
     return s + (f" ({len(failed)} failed)" if failed else "")
@@ -204,47 +216,58 @@ def write_tables(root: Path, runs: list[dict], table: dict, config_path: str, el
     `elapsed` ({seconds, workers}) is the wall time of the invocation that trained the runs; it is
     kept from an earlier table.json when the tables are rebuilt (`--report_only`).
     """
-    digits = table.get("digits", {})
     summary = []
     for r in runs:
         row = {"name": r["name"], **r["labels"], "failed": r["failed"], "missing": r["missing"],
                "wall_time_s": r["wall_time_s"]}
         for m, v in r["values"].items():
-            row[m] = {"mean": float(np.mean(v)) if v else None, "std": float(np.std(v)) if v else None,
+            row[m] = {"mean": float(np.mean(v)) if v else None, "std": sample_std(v),
                       "n": len(v), "values": v}
         summary.append(row)
     if elapsed is None and (root / "table.json").exists():
         elapsed = json.loads((root / "table.json").read_text()).get("sweep_elapsed")
-    report = {"config": config_path, "table": table, "runs": summary,
+    report = {"config": config_path, "table": table, "std": "sample standard deviation over seeds (ddof=1)",
+              "runs": summary,
               "total_wall_time_s": float(sum(r["wall_time_s"] for r in runs)), "sweep_elapsed": elapsed}
     (root / "table.json").write_text(json.dumps(report, indent=2))
 
-    rows_key, cols_key, split_key = table["rows"], table["cols"], table.get("split")
-    header = (f"Sweep of `{config_path}`: mean ± std over seeds; summed train+eval wall time of the runs "
+    header = (f"Sweep of `{config_path}`: mean ± sample std (ddof=1) over seeds; summed train+eval wall time of the runs "
               f"{report['total_wall_time_s'] / 60:.1f} min")
     if elapsed:
         header += f"; last sweep invocation {elapsed['seconds'] / 60:.1f} min elapsed with {elapsed['workers']} worker(s)"
     lines = [header + ".", ""]
-    splits = sorted({r["labels"].get(split_key) for r in runs}, key=str) if split_key else [None]
-    for split in splits:
-        sub = [r for r in runs if split is None or r["labels"].get(split_key) == split]
-        rows = list(dict.fromkeys(r["labels"][rows_key] for r in sub))
-        cols = list(dict.fromkeys(r["labels"][cols_key] for r in sub))
+    split_key = table.get("split")
+    for split in split_values(summary, table):
         for m in table["metrics"]:
-            full_n = max((len(r["values"][m]) for r in runs), default=0)
             title = f"### {m}" + (f" — {split_key} = {split}" if split is not None else "")
-            lines += [title, "", f"| {rows_key} \\ {cols_key} | " + " | ".join(map(str, cols)) + " |",
-                      "|---" * (len(cols) + 1) + "|"]
-            for row in rows:
-                cells = []
-                for col in cols:
-                    match = [r for r in sub if r["labels"][rows_key] == row and r["labels"][cols_key] == col]
-                    cells.append(_cell(match[0]["values"][m], match[0]["failed"], digits.get(m, 2), full_n)
-                                 if match else "n/a")
-                lines.append(f"| {row} | " + " | ".join(cells) + " |")
-            lines.append("")
+            lines += [title, "", grid(summary, table, m, split), ""]
     (root / "table.md").write_text("\n".join(lines))
     return report
+
+
+def split_values(summary: list[dict], table: dict) -> list:
+    """The values of the table's split label in the summary rows ([None] without a split)."""
+    key = table.get("split")
+    return sorted({r.get(key) for r in summary}, key=str) if key else [None]
+
+
+def grid(summary: list[dict], table: dict, metric: str, split=None, digits: int | None = None) -> str:
+    """One rows x cols markdown grid of `metric` (mean ± sample std over seeds) from table.json's
+    summary rows, for one value of the split label."""
+    rows_key, cols_key, split_key = table["rows"], table["cols"], table.get("split")
+    sub = [r for r in summary if split is None or r.get(split_key) == split]
+    rows = list(dict.fromkeys(r[rows_key] for r in sub))
+    cols = list(dict.fromkeys(r[cols_key] for r in sub))
+    digits = table.get("digits", {}).get(metric, 2) if digits is None else digits
+    full_n = max((r[metric]["n"] for r in summary), default=0)
+    lines = [f"| {rows_key} \\ {cols_key} | " + " | ".join(map(str, cols)) + " |", "|---" * (len(cols) + 1) + "|"]
+    for row in rows:
+        cells = []
+        for col in cols:
+            match = [r for r in sub if r[rows_key] == row and r[cols_key] == col]
+            cells.append(_cell(match[0][metric]["values"], match[0]["failed"], digits, full_n) if match else "n/a")
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def plot_curves(root: Path, runs: list[dict], table: dict, curves: list[str]) -> None:
@@ -290,34 +313,69 @@ def plot_curves(root: Path, runs: list[dict], table: dict, curves: list[str]) ->
         plt.close(fig)
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from absl import logging
+USAGE = ("usage: python -m experiments.sweep --config experiments/<study>/configs/<file>.py[:VARIANT] "
+         "--workdir DIR [--only SUBSTRING] [--seeds 0,1,2] [--report_only] [--workers N]")
 
-    from genvision_jax.train.runtime import enable_compilation_cache
 
-    if not FLAGS["verbosity"].present:
+def parse_args(argv: list[str]) -> dict[str, Any]:
+    """--config, --workdir, --only, --seeds, --report_only, --workers, --worker (bad ones: ConfigError)."""
+    kinds = {"config": str, "workdir": str, "only": str, "seeds": str, "workers": int}
+    switches = {"report_only", "worker"}
+    out: dict[str, Any] = {"only": "", "seeds": "", "workers": 1, "report_only": False, "worker": False}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("--"):
+            raise ConfigError(f"unexpected argument {arg!r}; {USAGE}")
+        name, eq, value = arg[2:].partition("=")
+        if name in switches:
+            out[name] = value.lower() not in ("false", "0", "no") if eq else True
+        elif name in kinds:
+            if not eq:
+                if i + 1 >= len(argv):
+                    raise ConfigError(f"--{name} needs a value")
+                i, value = i + 1, argv[i + 1]
+            try:
+                out[name] = kinds[name](value)
+            except ValueError:
+                raise ConfigError(f"--{name}={value!r}: expected {kinds[name].__name__}") from None
+        else:
+            raise ConfigError(f"unknown flag --{name}; {USAGE}")
+        i += 1
+    for required in ("config", "workdir"):
+        if not out.get(required):
+            raise ConfigError(f"--{required} is required; {USAGE}")
+    try:
+        out["seeds"] = [int(s) for s in out["seeds"].split(",")] if out["seeds"] else None
+    except ValueError:
+        raise ConfigError(f"--seeds={out['seeds']!r}: expected comma-separated integers, e.g. 0,1,2") from None
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The sweep's command line; returns the exit status (2 for bad input, as every CLI here)."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = parse_args(argv)
+        from absl import logging
+
+        from genvision_jax.train.runtime import enable_compilation_cache
+
         logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
-    enable_compilation_cache()
-    seeds = [int(s) for s in FLAGS.seeds.split(",")] if FLAGS.seeds else None
-    report = run_sweep(FLAGS.config, FLAGS.workdir, FLAGS.only, seeds, FLAGS.report_only, FLAGS.workers,
-                       FLAGS.worker)
+        enable_compilation_cache()
+        report = run_sweep(args["config"], args["workdir"], args["only"], args["seeds"], args["report_only"],
+                           args["workers"], args["worker"])
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if report is None:  # a worker process: the parent writes the tables
-        return
-    print((Path(FLAGS.workdir) / "table.md").read_text())
+        return 0
+    print((Path(args["workdir"]) / "table.md").read_text())
     failed = [r["name"] for r in report["runs"] if r["failed"]]
     if failed:
         print(f"{len(failed)} variant(s) had failed runs: {failed}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
-    flags.DEFINE_string("config", None, "experiments/<study>/configs/<file>.py:<variant>")
-    flags.DEFINE_string("workdir", None, "Sweep directory: one sub-directory per variant.")
-    flags.DEFINE_string("only", "", "Run only sweep entries whose name contains this substring.")
-    flags.DEFINE_string("seeds", "", "Comma-separated seeds for studies that run one seed per process.")
-    flags.DEFINE_boolean("report_only", False, "Do not train; rebuild the tables and plots from the runs.")
-    flags.DEFINE_integer("workers", 1, "Train with this many worker processes (each claims runs from the list).")
-    flags.DEFINE_boolean("worker", False, "Internal: run as one worker of --workers (no tables).")
-    flags.mark_flags_as_required(["config", "workdir"])
-    app.run(main)
+    sys.exit(main())

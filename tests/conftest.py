@@ -20,6 +20,13 @@ import jax  # noqa: E402
 jax.config.update("jax_num_cpu_devices", 8)
 jax.config.update("jax_enable_x64", False)
 
+# The session's compiled programs are cached on disk (GENVISION_CACHE_DIR, shared by the xdist workers
+# and the subprocesses tests start): the many tiny runs of the same trainer compile each program once.
+from genvision_jax.train.runtime import enable_compilation_cache  # noqa: E402
+
+os.environ["GENVISION_CACHE_MIN_COMPILE_SECS"] = "0.3"
+enable_compilation_cache()
+
 
 def pytest_sessionfinish(session, exitstatus):
     # Only the process that made the directory (the xdist controller, or a plain run) removes it.

@@ -1,10 +1,2 @@
-"""2-D mode-collapse experiment entry point (flags: experiments/app.py).
-
-  python -m experiments.gan_mode_collapse.main --config experiments/gan_mode_collapse/configs/default.py:cpu \
-      --workdir DIR [--config.dataset.mixture=grid25 --config.gan.unrolled_steps=5 ...]
-"""
-
-from experiments import app
-
-if __name__ == "__main__":
-    app.run("gan_mode_collapse")
+"""python -m experiments.gan_mode_collapse.main --config experiments/gan_mode_collapse/configs/default.py:<variant> --workdir DIR (experiments/app.py)."""
+from experiments.app import run; run(__name__)  # noqa: E702

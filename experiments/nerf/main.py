@@ -1,10 +1,2 @@
-"""Radiance-field experiment entry point (flags: experiments/app.py).
-
-  python -m experiments.nerf.main --config experiments/nerf/configs/default.py:cpu --workdir DIR \
-      [--config.field.name=instant_ngp ...]
-"""
-
-from experiments import app
-
-if __name__ == "__main__":
-    app.run("nerf")
+"""python -m experiments.nerf.main --config experiments/nerf/configs/default.py:<variant> --workdir DIR (experiments/app.py)."""
+from experiments.app import run; run(__name__)  # noqa: E702

@@ -1,9 +1,2 @@
-"""One run of the nerf_encoding study (radiance-field trainer; flags: experiments/app.py). The whole study:
-
-  python -m experiments.sweep --config experiments/nerf_encoding/configs/default.py:cpu --workdir DIR --seeds 0
-"""
-
-from experiments import app
-
-if __name__ == "__main__":
-    app.run("nerf_encoding")
+"""python -m experiments.nerf_encoding.main --config experiments/nerf_encoding/configs/default.py:<variant> --workdir DIR (experiments/app.py)."""
+from experiments.app import run; run(__name__)  # noqa: E702

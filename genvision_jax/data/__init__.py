@@ -1,4 +1,5 @@
-"""Data: embedded TFDS datasets, TFDS catalog sources, transforms and grain pipelines.
+"""Data: embedded TFDS datasets (`datasets/`), TFDS catalog sources, local scene folders, transforms and
+grain pipelines.
 
     source = get_source("shapes", "train", image_size=64)      # len, source[i] -> dict of numpy
     batches = make_pipeline(source, batch_size=64, seed=0,
@@ -12,18 +13,18 @@ import importlib
 from typing import TYPE_CHECKING
 
 _EXPORTS = {
-    "get_source": "sources", "Source": "sources", "default_data_dir": "sources",
+    "get_source": "sources", "Source": "sources", "default_data_dir": "sources", "dataset_names": "sources",
     "make_pipeline": "pipeline", "DataIterator": "pipeline",
 }
-_SUBMODULES = ("digits", "mixture2d", "mot_synthetic", "pipeline", "scenes", "shape_drawing", "shapes",
-               "sources", "transforms")
+_SUBMODULES = ("datasets", "mot_synthetic", "nerf_folders", "pipeline", "scenes", "shape_drawing", "sources",
+               "transforms", "views")
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
 if TYPE_CHECKING:
-    from genvision_jax.data import digits, mixture2d, mot_synthetic, pipeline, shape_drawing, shapes, sources
-    from genvision_jax.data import scenes, transforms
+    from genvision_jax.data import (datasets, mot_synthetic, nerf_folders, pipeline, scenes, shape_drawing, sources,
+                                    transforms, views)
     from genvision_jax.data.pipeline import DataIterator, make_pipeline
-    from genvision_jax.data.sources import Source, default_data_dir, get_source
+    from genvision_jax.data.sources import Source, dataset_names, default_data_dir, get_source
 
 
 def __getattr__(name):

@@ -1,14 +1,10 @@
-"""`synthetic_scenes`: analytic ray-traced 3-D scenes with exact depth, for NeRF-family models.
+"""The analytic ray tracer behind the `synthetic_scenes` dataset: procedural 3-D scenes with exact depth.
 
-Three parts:
-  - a ray tracer for procedural scenes (spheres, oriented boxes and a finite checkered floor;
-    Blinn-Phong shading with textures, hard shadows, translucency), numpy float64, vectorised over
-    rays: `render_view(scene, c2w, intrinsics, time, background)` -> rgb, alpha, depth;
-  - the TFDS builder `synthetic_scenes` (splits train/val/test, one record per view), reached with
-    `get_source('synthetic_scenes', split, scene=..., image_size=..., ...)`, and `load_split`, which
-    stacks a split into the arrays a NeRF trainer wants;
-  - `load_blender` (NeRF-synthetic / D-NeRF folders) and `load_llff` (LLFF `poses_bounds.npy`
-    folders), which return the same dict as `load_split` for real data on local disk.
+Spheres, oriented boxes and a finite checkered floor; Blinn-Phong shading with textures, hard
+shadows, translucency; numpy float64, vectorised over rays: `render_view(scene, c2w, intrinsics,
+time, background)` -> rgb, alpha, depth. The scenes (`SCENES`), the split cameras (`split_cameras`)
+and the depth bounds (`near_far`) the TFDS builder (`genvision_jax.data.datasets.synthetic_scenes`)
+stores.
 
 Cameras follow `genvision_jax.rendering.cameras`: OpenGL/Blender camera-to-world (x right, y up,
 looking along -z), world z up, rays o + t d with unnormalized d so that t is z-depth.
@@ -17,16 +13,12 @@ looking along -z), world z up, rays o + t d with unnormalized d so that t is z-d
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import os
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
-import tensorflow_datasets as tfds
-from PIL import Image
 
-from genvision_jax.data import sources
+from genvision_jax.errors import ConfigError
 from genvision_jax.rendering import cameras
 
 Vec3 = tuple[float, float, float]
@@ -405,7 +397,8 @@ def render_view(scene: str | Scene, c2w, intrinsics: cameras.Intrinsics, time: f
     """
     if isinstance(scene, str):
         scene = scene_at(scene, time)
-    sources.check_choice("render_view", "background", background, tuple(BACKGROUNDS))
+    if background not in BACKGROUNDS:
+        raise ConfigError(f"render_view: background={background!r} is not offered; valid values: {list(BACKGROUNDS)}")
     if not isinstance(intrinsics, cameras.Intrinsics):
         raise TypeError(f"intrinsics must be a cameras.Intrinsics, got {type(intrinsics).__name__}")
     origins, directions = cameras.pixel_rays(c2w, intrinsics)
@@ -440,7 +433,8 @@ def split_cameras(split: str, num: int) -> tuple[np.ndarray, np.ndarray]:
     so view i does not depend on `num`, and train and val cameras differ. test: a turntable at `TEST_ELEVATION_DEG`, azimuth
     360 i / num, time i / (num - 1) (a video of the motion while the camera circles).
     """
-    sources.check_choice("synthetic_scenes", "split", split, SPLITS)
+    if split not in SPLITS:
+        raise ConfigError(f"synthetic_scenes: split={split!r} is not offered; valid values: {list(SPLITS)}")
     if split == "test":
         c2w = cameras.turntable_poses(num, CAMERA_RADIUS, TEST_ELEVATION_DEG)
         times = np.arange(num) / max(num - 1, 1)
@@ -460,372 +454,3 @@ def near_far(scene: str) -> tuple[float, float]:
     """Depth bounds of every view: CAMERA_RADIUS -+ the scene's bounding radius (near >= 0.1)."""
     radius = scene_bounding_radius(scene)
     return max(CAMERA_RADIUS - radius, 0.1), CAMERA_RADIUS + radius
-
-
-# ------------------------------------------------------------------------------------------------
-# The TFDS builder.
-# ------------------------------------------------------------------------------------------------
-
-DEFAULT_SCENE, DEFAULT_IMAGE_SIZE, DEFAULT_BACKGROUND = "spheres", 64, "white"
-IMAGE_SIZE_RANGE = (8, 512)
-NUM_TRAIN, NUM_VAL, NUM_TEST = 100, 10, 20
-
-
-@dataclasses.dataclass(eq=False)
-class SyntheticScenesConfig(tfds.core.BuilderConfig):
-    scene: str = DEFAULT_SCENE
-    image_size: int = DEFAULT_IMAGE_SIZE
-    background: str = DEFAULT_BACKGROUND
-    num_train: int = NUM_TRAIN
-    num_val: int = NUM_VAL
-    num_test: int = NUM_TEST
-
-
-class SyntheticScenes(sources.LocalCodePath, tfds.core.GeneratorBasedBuilder):
-    """Views of procedural 3-D scenes ray-traced analytically, with exact alpha and depth.
-
-    The NeRF-synthetic setting (Mildenhall et al. 2020) at small scale: square images of a scene
-    inside the ball of radius ~2.3 around the origin, seen by cameras at distance 4 looking at the
-    origin with NeRF's Blender field of view (camera_angle_x 0.6911), z up. Scenes (`SCENES`):
-    `spheres` (default; three spheres, one glossy, one checkered, and a striped box on a checkered
-    floor, two lights with shadows), `transparent` (plus a translucent floating sphere: fractional
-    alpha where only it is hit) and `dynamic` (objects move with time t in [0, 1], for D-NeRF).
-
-    Splits (see `split_cameras`): `train` (100 views) and `val` (10) from random cameras on the
-    band of elevations 10..70 degrees with random times, `test` (20) a turntable at 30 degrees with
-    times evenly spaced over [0, 1]; deterministic (the same bytes every build). Every scene gets
-    times, so a time-conditioned model can also run on a static scene.
-
-    Features (one record per view):
-      - `image` uint8 [S, S, 3]: colour composited over the background (white or black, config);
-      - `alpha` float32 [S, S]: 1 where an opaque surface is hit, 0 on background, the opacity of
-        the translucent surfaces where only those are hit;
-      - `depth` float32 [S, S]: z-depth (t along `cameras.pixel_rays` directions) of the first
-        surface hit, 0 on background;
-      - `c2w` float32 [4, 4] camera-to-world (OpenGL: x right, y up, looking along -z);
-      - `intrinsics` float32 [4]: (fx, fy, cx, cy) in pixels;
-      - `time` float32 in [0, 1].
-    Metadata: `near`, `far` (bounds on the depth of every surface in every view), `scene`,
-    `background`, `camera_radius`, `fov_x`, `image_size`.
-
-    Configs: `scene` in `SCENES`, `image_size` 8..512 (default 64), `background` white|black,
-    `num_train`/`num_val`/`num_test`; each combination is stored under its own config name.
-    """
-
-    VERSION = tfds.core.Version("1.1.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release.", "1.1.0": "Training view 0 at time 0 (D-NeRF pins t = 0)."}
-    BUILDER_CONFIGS = [SyntheticScenesConfig(name=name, scene=name) for name in SCENES]
-    DEFAULT_CONFIG_NAME = DEFAULT_SCENE
-
-    def _info(self) -> tfds.core.DatasetInfo:
-        cfg = self.builder_config
-        s = cfg.image_size
-        near, far = near_far(cfg.scene)
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=self.__doc__,
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Tensor(shape=(s, s, 3), dtype=np.uint8, encoding="zlib"),
-                "alpha": tfds.features.Tensor(shape=(s, s), dtype=np.float32, encoding="zlib"),
-                "depth": tfds.features.Tensor(shape=(s, s), dtype=np.float32, encoding="zlib",
-                                              doc="z-depth of the first surface; 0 on background."),
-                "c2w": tfds.features.Tensor(shape=(4, 4), dtype=np.float32,
-                                            doc="Camera-to-world, OpenGL convention."),
-                "intrinsics": tfds.features.Tensor(shape=(4,), dtype=np.float32,
-                                                   doc="(fx, fy, cx, cy) in pixels."),
-                "time": tfds.features.Scalar(np.float32, doc="Time in [0, 1]."),
-            }),
-            disable_shuffling=True,
-            metadata=tfds.core.MetadataDict(
-                scene=cfg.scene, background=cfg.background, near=near, far=far,
-                camera_radius=CAMERA_RADIUS, fov_x=FOV_X, image_size=s),
-            citation="Mildenhall et al., NeRF: Representing Scenes as Neural Radiance Fields for "
-                     "View Synthesis, ECCV 2020.",
-        )
-
-    def _split_generators(self, dl_manager):
-        del dl_manager  # Nothing to download.
-        cfg = self.builder_config
-        return {"train": self._generate_examples("train", cfg.num_train),
-                "val": self._generate_examples("val", cfg.num_val),
-                "test": self._generate_examples("test", cfg.num_test)}
-
-    def _generate_examples(self, split: str, num: int):
-        cfg = self.builder_config
-        c2w, times = split_cameras(split, num)
-        intrinsics = cameras.Intrinsics.from_fov(cfg.image_size, cfg.image_size, FOV_X)
-        for i in range(num):
-            view = render_view(cfg.scene, c2w[i], intrinsics, float(times[i]), cfg.background)
-            yield i, {"image": np.round(view["rgb"] * 255.0).astype(np.uint8),
-                      "alpha": view["alpha"], "depth": view["depth"], "c2w": c2w[i],
-                      "intrinsics": intrinsics.as_array(), "time": times[i]}
-
-
-_CONFIG_KEYS = ("scene", "image_size", "background", "num_train", "num_val", "num_test")
-
-
-def make_builder(data_dir: str, **config) -> SyntheticScenes:
-    """Builder for `get_source('synthetic_scenes', split, scene=, image_size=, background=,
-    num_train=, num_val=, num_test=)`."""
-    name = "synthetic_scenes"
-    sources.check_config_keys(name, config, _CONFIG_KEYS)
-    scene = config.get("scene", DEFAULT_SCENE)
-    sources.check_choice(name, "scene", scene, tuple(SCENES))
-    image_size = config.get("image_size", DEFAULT_IMAGE_SIZE)
-    low, high = IMAGE_SIZE_RANGE
-    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or not (
-            low <= image_size <= high):
-        raise ValueError(f"{name}: image_size must be an integer in [{low}, {high}], "
-                         f"got {image_size!r}")
-    background = config.get("background", DEFAULT_BACKGROUND)
-    sources.check_choice(name, "background", background, tuple(BACKGROUNDS))
-    counts = tuple(sources.check_count(name, key, config.get(key, default)) for key, default in
-                   (("num_train", NUM_TRAIN), ("num_val", NUM_VAL), ("num_test", NUM_TEST)))
-    image_size = int(image_size)
-    if (image_size, background, counts) == (DEFAULT_IMAGE_SIZE, DEFAULT_BACKGROUND,
-                                            (NUM_TRAIN, NUM_VAL, NUM_TEST)):
-        builder_config = scene
-    else:
-        builder_config = SyntheticScenesConfig(
-            name=f"{scene}_{image_size}px_{background}_train{counts[0]}_val{counts[1]}"
-                 f"_test{counts[2]}",
-            scene=scene, image_size=image_size, background=background, num_train=counts[0],
-            num_val=counts[1], num_test=counts[2])
-    return SyntheticScenes(data_dir=data_dir, config=builder_config, file_format="array_record")
-
-
-# ------------------------------------------------------------------------------------------------
-# Stacked splits: the arrays a NeRF trainer wants.
-# ------------------------------------------------------------------------------------------------
-
-
-def _views(images, alphas, depths, c2w, intrinsics, times, near, far, background, **extra):
-    """The dict every loader returns (see `load_split`); no `depths` key when depth is unknown."""
-    images = np.asarray(images, np.float32)
-    views = {"images": images, "alphas": np.asarray(alphas, np.float32),
-             "c2w": np.asarray(c2w, np.float32), "intrinsics": np.asarray(intrinsics, np.float32),
-             "times": np.asarray(times, np.float32), "height": images.shape[1],
-             "width": images.shape[2], "near": float(near), "far": float(far),
-             "background": background, **extra}
-    if depths is not None:
-        views["depths"] = np.asarray(depths, np.float32)
-    return views
-
-
-def load_split(name: str = "synthetic_scenes", split: str = "train", *, data_dir: str | None = None,
-               **config) -> dict[str, Any]:
-    """All views of a split of an embedded scene dataset, stacked (prepared on first use).
-
-    Args:
-        name: the dataset (`'synthetic_scenes'`).
-        split: 'train', 'val' or 'test' (TFDS slicing allowed).
-        data_dir, **config: as `sources.get_source` (scene, image_size, background, num_*).
-
-    Returns:
-        `images` float32 [N, H, W, 3] in [0, 1] (composited over `background`), `alphas` float32
-        [N, H, W], `depths` float32 [N, H, W] (z-depth, 0 on background; absent for real data),
-        `c2w` float32 [N, 4, 4] (OpenGL), `intrinsics` float32 [N, 4] (fx, fy, cx, cy), `times`
-        float32 [N], `height`, `width` ints, `near`, `far` floats (depth bounds for ray sampling),
-        `background` ('white'/'black', or None when images are not composited).
-    """
-    source = sources.get_source(name, split, data_dir=data_dir, **config)
-    records = source.__getitems__(range(len(source)))
-
-    def stack(key):
-        return np.stack([r[key] for r in records])
-
-    return _views(stack("image").astype(np.float32) / 255.0, stack("alpha"), stack("depth"),
-                  stack("c2w"), stack("intrinsics"), stack("time"), source.metadata["near"],
-                  source.metadata["far"], source.metadata["background"])
-
-
-# ------------------------------------------------------------------------------------------------
-# Real data in local folders.
-# ------------------------------------------------------------------------------------------------
-
-BLENDER_NEAR, BLENDER_FAR = 2.0, 6.0  # NeRF's bounds for its Blender scenes.
-_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
-
-
-def _check_folder(folder, kind: str) -> str:
-    folder = os.path.expanduser(os.fspath(folder))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"{kind} folder {folder!r} does not exist (or is not a directory)")
-    return folder
-
-
-def _read_rgba(path: str) -> np.ndarray:
-    """PNG/JPEG -> float64 [H, W, 4] in [0, 1] (alpha 1 for images without one)."""
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGBA"), np.float64) / 255.0
-
-
-def _blender_frame_path(folder: str, file_path: str, transforms: str) -> str:
-    # NeRF's files give paths like './train/r_0', without the '.png'.
-    path = os.path.normpath(os.path.join(folder, file_path))
-    for candidate in (path, path + ".png"):
-        if os.path.isfile(candidate):
-            return candidate
-    raise FileNotFoundError(f"{transforms}: frame file_path {file_path!r} names no image "
-                            f"(tried {path!r} and {path + '.png'!r})")
-
-
-def load_blender(folder, split: str = "train", white_background: bool = True,
-                 downscale: int = 1) -> dict[str, Any]:
-    """A split of a NeRF-synthetic ("Blender") scene folder, as `load_split` returns it.
-
-    The folder holds `transforms_{split}.json` with `camera_angle_x` (horizontal field of view,
-    radians) and `frames`, each with `file_path` (relative to the folder, '.png' optional) and
-    `transform_matrix` (camera-to-world 4x4, already OpenGL); D-NeRF's folders add a per-frame
-    `time`, read when present (else 0). Images are RGBA; colour is composited over white or black,
-    rgb a + (1 - a) background (PNG alpha is straight, not premultiplied). `downscale` d > 1
-    averages d x d blocks of premultiplied colour and alpha (an exact area filter; the sizes must
-    be divisible). No `depths`; near/far are NeRF's 2 and 6.
-    """
-    folder = _check_folder(folder, "Blender scene")
-    path = os.path.join(folder, f"transforms_{split}.json")
-    if not os.path.isfile(path):
-        found = sorted(f for f in os.listdir(folder) if f.startswith("transforms_"))
-        raise FileNotFoundError(f"{path} does not exist; the folder has {found or 'no transforms_*.json'}")
-    if isinstance(downscale, bool) or not isinstance(downscale, (int, np.integer)) or downscale < 1:
-        raise ValueError(f"downscale must be a positive integer, got {downscale!r}")
-    try:
-        with open(path) as f:
-            meta = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON: {e}") from e
-    if not isinstance(meta, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(meta).__name__}")
-    for key in ("camera_angle_x", "frames"):
-        if key not in meta:
-            raise ValueError(f"{path}: missing key {key!r} (keys: {sorted(meta)})")
-    frames = meta["frames"]
-    if not isinstance(frames, list) or not frames:
-        raise ValueError(f"{path}: 'frames' must be a non-empty list")
-
-    rgba, c2w, times = [], [], []
-    for i, frame in enumerate(frames):
-        for key in ("file_path", "transform_matrix"):
-            if key not in frame:
-                raise ValueError(f"{path}: frames[{i}] is missing key {key!r} (keys: {sorted(frame)})")
-        image_path = _blender_frame_path(folder, frame["file_path"], path)
-        image = _read_rgba(image_path)
-        if rgba and image.shape != rgba[0].shape:
-            raise ValueError(f"{image_path} is {image.shape[1]}x{image.shape[0]} pixels but "
-                             f"frames[0] is {rgba[0].shape[1]}x{rgba[0].shape[0]}")
-        matrix = np.asarray(frame["transform_matrix"], np.float64)
-        if matrix.shape not in ((4, 4), (3, 4)):
-            raise ValueError(f"{path}: frames[{i}].transform_matrix must be 4x4, got shape "
-                             f"{matrix.shape}")
-        rgba.append(image)
-        c2w.append(np.asarray(cameras.to_homogeneous(matrix)))
-        times.append(float(frame.get("time", 0.0)))
-    rgba = np.stack(rgba)
-    n, h, w, _ = rgba.shape
-    if downscale > 1:
-        if h % downscale or w % downscale:
-            raise ValueError(f"downscale={downscale} does not divide the image size {w}x{h}")
-        premultiplied = np.concatenate([rgba[..., :3] * rgba[..., 3:], rgba[..., 3:]], -1)
-        h, w = h // downscale, w // downscale
-        premultiplied = premultiplied.reshape(n, h, downscale, w, downscale, 4).mean((2, 4))
-        colour, alpha = premultiplied[..., :3], premultiplied[..., 3]
-    else:
-        colour, alpha = rgba[..., :3] * rgba[..., 3:], rgba[..., 3]
-    background = "white" if white_background else "black"
-    images = colour + (1.0 - alpha[..., None]) * BACKGROUNDS[background]
-    intrinsics = cameras.Intrinsics.from_fov(h, w, float(meta["camera_angle_x"]))
-    return _views(images, alpha, None, np.stack(c2w), np.tile(intrinsics.as_array(), (n, 1)), times,
-                  BLENDER_NEAR, BLENDER_FAR, background)
-
-
-LLFF_SPLITS = ("all", "train", "test")
-
-
-def load_llff(folder, factor: int | None = None, *, split: str = "all", holdout: int = 8,
-              recenter: bool = True, bd_factor: float | None = 0.75) -> dict[str, Any]:
-    """An LLFF forward-facing scene folder (Mildenhall et al. 2019), as `load_split` returns it.
-
-    The folder holds `poses_bounds.npy` ([N, 17]: see `cameras.llff_to_opengl`; poses converted to
-    OpenGL) and N images (png/jpg, sorted by name) in `images/`, or with `factor` in
-    `images_{factor}/` (made by LLFF's downsampling) or, if that folder is missing, `images/`
-    downsized here by `factor` (box filter). Per view, the pose's (H, W, focal) is scaled to the
-    image's size: fx = focal w / W, fy = focal h / H, principal point at the image center.
-
-    Like NeRF's loader: with `bd_factor` the positions and bounds are scaled by
-    1 / (bd_factor min bound) (the nearest bound becomes 1 / bd_factor); with `recenter` the poses
-    are expressed in the frame of their average pose (`cameras.recenter_poses`); `near`, `far` are
-    0.9 x the smallest and the largest bound over all views; split 'test' is every `holdout`-th
-    view (0, 8, ...), 'train' the others, 'all' every view. Photos are opaque: alphas 1, no
-    `depths`, times 0, background None; `bounds` float32 [N, 2] holds the per-view (scaled) bounds.
-    """
-    folder = _check_folder(folder, "LLFF scene")
-    sources.check_choice("load_llff", "split", split, LLFF_SPLITS)
-    holdout = sources.check_count("load_llff", "holdout", holdout)
-    path = os.path.join(folder, "poses_bounds.npy")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} does not exist (an LLFF folder holds poses_bounds.npy "
-                                "and images/)")
-    if factor is not None and (isinstance(factor, bool) or not isinstance(factor, (int, np.integer))
-                               or factor < 1):
-        raise ValueError(f"factor must be None or a positive integer, got {factor!r}")
-    try:
-        c2w, hwf, bounds = (np.asarray(a, np.float64) for a in
-                            cameras.llff_to_opengl(np.load(path, allow_pickle=False)))
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from e
-    n = len(c2w)
-
-    factor = None if factor == 1 else factor
-    image_dir, resize = os.path.join(folder, "images"), False
-    if factor is not None:
-        if os.path.isdir(os.path.join(folder, f"images_{factor}")):
-            image_dir = os.path.join(folder, f"images_{factor}")
-        else:
-            resize = True
-    if not os.path.isdir(image_dir):
-        raise FileNotFoundError(f"image folder {image_dir} does not exist")
-    names = sorted(f for f in os.listdir(image_dir) if f.lower().endswith(_IMAGE_EXTENSIONS))
-    if len(names) != n:
-        raise ValueError(f"{image_dir} has {len(names)} images but {path} has {n} poses")
-
-    images, intrinsics = [], []
-    for i, name in enumerate(names):
-        height, width, focal = hwf[i]
-        with Image.open(os.path.join(image_dir, name)) as image:
-            image = image.convert("RGB")
-            if factor is None or resize:
-                if image.size != (round(width), round(height)):
-                    raise ValueError(f"{os.path.join(image_dir, name)} is {image.size[0]}x"
-                                     f"{image.size[1]} pixels but {path} says "
-                                     f"{round(width)}x{round(height)}")
-                if resize:
-                    image = image.resize((round(width / factor), round(height / factor)),
-                                         Image.Resampling.BOX)
-            elif abs(image.size[0] - width / factor) > 1 or abs(image.size[1] - height / factor) > 1:
-                raise ValueError(f"{os.path.join(image_dir, name)} is {image.size[0]}x{image.size[1]}"
-                                 f" pixels, not {path}'s {round(width)}x{round(height)} / {factor}")
-            pixels = np.asarray(image, np.float32) / 255.0
-        if images and pixels.shape != images[0].shape:
-            raise ValueError(f"{os.path.join(image_dir, name)} is {pixels.shape[1]}x"
-                             f"{pixels.shape[0]} pixels but {names[0]} is "
-                             f"{images[0].shape[1]}x{images[0].shape[0]}")
-        h, w = pixels.shape[:2]
-        images.append(pixels)
-        intrinsics.append([focal * w / width, focal * h / height, 0.5 * w, 0.5 * h])
-
-    if bd_factor is not None:
-        scale = 1.0 / (bounds.min() * bd_factor)
-        c2w[:, :, 3] *= scale
-        bounds = bounds * scale
-    if recenter:
-        c2w = np.asarray(cameras.recenter_poses(c2w), np.float64)
-    views = np.arange(n)
-    if split == "test":
-        views = views[::holdout]
-    elif split == "train":
-        views = np.setdiff1d(views, views[::holdout])
-    images = np.stack(images)[views]
-    return _views(images, np.ones(images.shape[:3]), None,
-                  np.asarray(cameras.to_homogeneous(c2w))[views], np.array(intrinsics)[views],
-                  np.zeros(len(views)), 0.9 * bounds.min(), bounds.max(), None,
-                  bounds=bounds[views].astype(np.float32))

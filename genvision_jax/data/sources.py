@@ -4,7 +4,8 @@
 `Source`: `len(source)` and `source[i]` -> dict of numpy arrays (e.g. `image` uint8 [H, W, C],
 `label` int64), read from ArrayRecord files with `tfds.data_source` semantics (no TensorFlow).
 
-Embedded datasets (`digits`, `shapes`, `mixture2d`) are TFDS builders in this package. They are
+Embedded datasets (`digits`, `shapes`, `mixture2d`, `synthetic_scenes`) are TFDS builders in
+`genvision_jax.data.datasets`, registered with `register_dataset` (`DATASETS`). They are
 generated into `data_dir` the first time they are asked for; preparation holds an exclusive
 `fcntl` lock per (dataset, config, version), so concurrent processes (pytest-xdist workers,
 multi-host test runs) prepare once and the others wait and then read. TFDS writes into an
@@ -26,6 +27,7 @@ from __future__ import annotations
 import bisect
 import collections.abc
 import contextlib
+import dataclasses
 import fcntl
 import inspect
 import logging
@@ -40,6 +42,9 @@ import numpy as np
 import tensorflow_datasets as tfds
 from array_record.python import array_record_module
 from etils import epath
+
+from genvision_jax.errors import ConfigError, InputError, MissingInputError
+from genvision_jax.registry import Registry
 
 DATA_DIR_ENV = "GENVISION_DATA_DIR"
 DEFAULT_DATA_DIR = "~/.cache/genvision_jax/tensorflow_datasets"
@@ -137,12 +142,12 @@ class Source(collections.abc.Sequence):
 
 
 def check_split(dataset: str, split: str, valid: Sequence[str]) -> None:
-    """Raises ValueError unless every part of `split` (e.g. 'train[:90%]+test') names a valid split."""
+    """Raises a ConfigError unless every part of `split` (e.g. 'train[:90%]+test') names a valid split."""
     valid = sorted(valid)
     for part in str(split).split("+"):
         base = re.sub(r"\[.*\]$", "", part.strip())
         if base not in valid:
-            raise ValueError(
+            raise ConfigError(
                 f"Unknown split {split!r} for dataset {dataset!r}; valid splits: {valid}"
                 " (TFDS slicing such as 'train[:90%]' is allowed)."
             )
@@ -262,35 +267,47 @@ class LocalCodePath:
 
 
 def check_config_keys(dataset: str, config: Mapping[str, Any], valid: Sequence[str]) -> None:
-    """Raises TypeError naming unknown config keys and the valid ones."""
+    """Raises a ConfigError naming unknown config keys and the valid ones."""
     unknown = sorted(set(config) - set(valid))
     if unknown:
-        raise TypeError(
+        raise ConfigError(
             f"Unknown config key(s) {unknown} for dataset {dataset!r}; valid keys: {sorted(valid)}"
         )
 
 
 def check_choice(dataset: str, key: str, value: Any, offered: Sequence[Any]) -> None:
     if value not in offered:
-        raise ValueError(f"{dataset}: {key}={value!r} is not offered; valid values: {list(offered)}")
+        raise ConfigError(f"{dataset}: {key}={value!r} is not offered; valid values: {list(offered)}")
 
 
 def check_count(dataset: str, key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{dataset}: {key} must be a positive integer, got {value!r}")
+        raise ConfigError(f"{dataset}: {key} must be a positive integer, got {value!r}")
     return int(value)
 
 
-def _embedded() -> dict[str, Callable[..., tfds.core.DatasetBuilder]]:
-    """name -> `make_builder(data_dir, **config)`; imported lazily to keep this module light."""
-    from genvision_jax.data import digits, mixture2d, scenes, shapes  # pylint: disable=g-import-not-at-top
+@dataclasses.dataclass(frozen=True)
+class EmbeddedDataset:
+    """A registered embedded dataset: `make_builder(data_dir, **config)` and its split names."""
 
-    return {"digits": digits.make_builder, "shapes": shapes.make_builder,
-            "mixture2d": mixture2d.make_builder, "synthetic_scenes": scenes.make_builder}
+    make_builder: Callable[..., tfds.core.DatasetBuilder]
+    splits: tuple[str, ...]
 
 
-EMBEDDED_SPLITS = ("train", "test")  # Every embedded dataset has these two,
-_MORE_SPLITS = {"synthetic_scenes": ("train", "val", "test")}  # except these.
+DATASETS = Registry("dataset", discover="genvision_jax.data.datasets")
+
+
+def register_dataset(name: str, splits: Sequence[str] = ("train", "test")):
+    """Decorator for a dataset module's `make_builder(data_dir, **config)`: `get_source(name)` finds it."""
+    def register(make_builder):
+        DATASETS.register(name, EmbeddedDataset(make_builder, tuple(splits)))
+        return make_builder
+    return register
+
+
+def dataset_names() -> list[str]:
+    """The embedded datasets `get_source` knows (catalog datasets are `tfds:<name>`)."""
+    return DATASETS.names()
 
 
 def get_source(name: str, split: str, *, data_dir: str | None = None, **config) -> Source:
@@ -315,16 +332,15 @@ def get_source(name: str, split: str, *, data_dir: str | None = None, **config) 
     if name.startswith(CATALOG_PREFIX):
         check_config_keys(name, config, ())
         return catalog_source(name[len(CATALOG_PREFIX):], split, data_dir=data_dir)
-    makers = _embedded()
-    if name not in makers:
-        raise ValueError(
-            f"Unknown dataset {name!r}; valid names: {sorted(makers)} or "
+    if name not in DATASETS:
+        raise ConfigError(
+            f"Unknown dataset {name!r}; valid names: {dataset_names()} or "
             f"'{CATALOG_PREFIX}<tfds catalog name>' (e.g. '{CATALOG_PREFIX}cifar10')."
         )
-    check_split(name, split, _MORE_SPLITS.get(name, EMBEDDED_SPLITS))  # Before generating anything.
+    entry = DATASETS.get(name)
+    check_split(name, split, entry.splits)  # Before generating anything.
     data_dir = os.path.abspath(os.path.expanduser(data_dir) if data_dir else default_data_dir())
-    make_builder = makers[name]
-    builder = prepare(lambda: make_builder(data_dir, **config))  # Bad config raises here, first.
+    builder = prepare(lambda: entry.make_builder(data_dir, **config))  # Bad config raises here, first.
     return Source(builder, split)
 
 
@@ -356,7 +372,7 @@ def catalog_source(name: str, split: str, *, data_dir: str | None = None) -> Sou
             continue
         file_format = builder.info.file_format
         if file_format is not None and file_format.value != "array_record":
-            raise ValueError(
+            raise InputError(
                 f"TFDS dataset {name!r} in {directory} is stored as {file_format.value}; random access "
                 "needs array_record. Convert it where TensorFlow is installed with `tfds convert_format "
                 f"--dataset_version_dir={builder.data_path} --out_file_format=array_record` (or rebuild "
@@ -364,7 +380,7 @@ def catalog_source(name: str, split: str, *, data_dir: str | None = None) -> Sou
             )
         return Source(builder, split)
     dataset_dir = os.path.join(searched[0], name.split("/")[0].split(":")[0])
-    raise FileNotFoundError(
+    raise MissingInputError(
         f"TFDS dataset {name!r} is not prepared in {' or '.join(searched)}. This code never "
         "downloads; on a machine with internet run\n"
         f"  tfds build {name} --data_dir {searched[0]} --file_format=array_record\n"

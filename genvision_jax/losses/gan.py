@@ -12,13 +12,33 @@ defined for the losses with a target (minimax, non-saturating, LSGAN, relativist
 have no target, and asking for smoothing there is an error rather than a silent no-op.
 """
 
+import dataclasses
 import functools
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 
-GANLoss = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
+from genvision_jax.errors import UnknownNameError
+
+LossFn = Callable[..., tuple[jax.Array, jax.Array]]
+
+
+@dataclasses.dataclass(frozen=True)
+class GANLoss:
+    """A named objective: `loss(real_logits, fake_logits) -> (d_loss, g_loss)`.
+
+    `g_uses_real_logits`: the G loss reads D(x) too (relativistic losses), so a trainer must give it
+    the real logits of the current D in the G update; for the others it may pass zeros.
+    """
+
+    name: str
+    fn: LossFn
+    real_label: float = 1.0
+    g_uses_real_logits: bool = False
+
+    def __call__(self, real_logits: jax.Array, fake_logits: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return self.fn(real_logits, fake_logits, real_label=self.real_label)
 
 
 def _bce_with_target(logits: jax.Array, target: float) -> jax.Array:
@@ -111,6 +131,8 @@ _LOSSES: dict[str, Callable] = {
     "hinge": hinge,
     "relativistic_average": relativistic_average,
 }
+# The G loss of these reads D(x) (GANLoss.g_uses_real_logits).
+_G_USES_REAL_LOGITS = frozenset({"relativistic_average"})
 # Short names used in configs and tables (compare_gan / StudioGAN spellings).
 _ALIASES = {"ns": "non_saturating", "lsgan": "least_squares", "wgan": "wasserstein", "ragan": "relativistic_average"}
 
@@ -123,9 +145,14 @@ def get_gan_loss(name: str, *, real_label: float = 1.0) -> GANLoss:
     """The loss registered as `name` (or an alias such as 'ns', 'lsgan', 'wgan', 'ragan')."""
     key = _ALIASES.get(name, name)
     if key not in _LOSSES:
-        raise ValueError(f"unknown GAN loss {name!r}; choose one of {sorted(_LOSSES)} or aliases {sorted(_ALIASES)}")
+        raise UnknownNameError(f"unknown GAN loss {name!r}; choose one of {sorted(_LOSSES)} or aliases "
+                               f"{sorted(_ALIASES)}")
+    return _named_loss(key, float(real_label))
+
+
+@functools.lru_cache(maxsize=None)
+def _named_loss(key: str, real_label: float) -> GANLoss:
     fn = _LOSSES[key]
     if real_label != 1.0:
         fn(jnp.zeros(1), jnp.zeros(1), real_label=real_label)  # raises for losses without a target
-        return functools.partial(fn, real_label=real_label)
-    return fn
+    return GANLoss(key, fn, real_label, g_uses_real_logits=key in _G_USES_REAL_LOGITS)

@@ -17,6 +17,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from genvision_jax.errors import UnknownNameError
+
 DFn = Callable[[jax.Array], jax.Array]
 Penalty = Callable[[DFn, jax.Array, jax.Array, jax.Array], jax.Array]
 
@@ -87,7 +89,7 @@ def penalty_names() -> list[str]:
 
 def get_penalty(name: str) -> Penalty:
     if name not in _PENALTIES:
-        raise ValueError(f"unknown gradient penalty {name!r}; choose one of {sorted(_PENALTIES)}")
+        raise UnknownNameError(f"unknown gradient penalty {name!r}; choose one of {sorted(_PENALTIES)}")
     return _PENALTIES[name]
 
 

@@ -6,13 +6,12 @@ density/coverage (`prdc`). Extractors by name: `get_feature_extractor`. Referenc
 dataset splits are cached (`reference_stats`). Command line: `python -m genvision_jax.metrics`.
 """
 
+from genvision_jax.metrics.extractors.classifiers import load_digits_extractor, load_shapes_extractor
 from genvision_jax.metrics.features import (
     FeatureExtractor,
     InputSpec,
     features_from_images,
     get_feature_extractor,
-    load_digits_extractor,
-    load_shapes_extractor,
     scale_uint8,
     stats_from_images,
 )

@@ -18,11 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from typing import Any, Sequence
 
 import numpy as np
 
+from genvision_jax.cli import ArgumentParser, exits_on_user_error
+from genvision_jax.errors import ConfigError, InputError, UserError
 from genvision_jax.metrics.features import (FeatureExtractor, features_from_images,
                                             get_feature_extractor, scale_uint8)
 from genvision_jax.metrics.fid import compute_fid
@@ -38,8 +39,8 @@ INCEPTION_ENV = "GENVISION_INCEPTION_WEIGHTS"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m genvision_jax.metrics", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m genvision_jax.metrics", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("metric", choices=DISTRIBUTION_METRICS + PAIRED_METRICS)
     p.add_argument("--real", help="reference images: folder, .npz or tfds:<name>[:split]")
     p.add_argument("--fake", required=True, help="evaluated images: folder, .npz or tfds:<name>[:split]")
@@ -207,13 +208,21 @@ def format_table(result: dict) -> str:
     return "\n".join([f"{result['metric']}"] + [f"  {k:<{width}}  {fmt(v)}" for k, v in rows])
 
 
+@exits_on_user_error
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for name in ("num_real", "num_fake", "batch_size", "kid_subset_size", "kid_subsets", "splits", "k"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')}={value}: must be >= 1")
+    if args.crop_border < 0:
+        raise ConfigError(f"--crop-border={args.crop_border}: must be >= 0")
     try:
         result = run(args)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except (ValueError, FileNotFoundError) as e:  # the metrics' own input checks (shapes, ranges, counts)
+        if isinstance(e, UserError):
+            raise
+        raise InputError(str(e)) from None
     print(json.dumps(result, indent=2, default=_json_default) if args.json else format_table(result))
     return 0
 

@@ -10,8 +10,8 @@ The batch function runs jitted over a `('data',)` mesh of the process's devices:
 along its leading axis, params are replicated. Features come back to the host, where statistics
 accumulate in float64 (`FeatureStats`), so nothing but O(d²) numbers is kept for FID.
 
-`get_feature_extractor('digits' | 'shapes' | 'inception:PATH[:legacy|clean]')` is the registry the
-CLI and the reference-statistics cache use.
+`get_feature_extractor('digits' | 'shapes' | 'inception:PATH[:legacy|clean]')` looks extractors up in
+`FEATURE_EXTRACTORS`, where the modules of `genvision_jax.metrics.extractors` register them.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from genvision_jax.metrics.fid import FeatureStats
+from genvision_jax.registry import Registry
 from genvision_jax.train.sharding import batch_sharding, make_mesh, replicated_sharding
 
 
@@ -199,60 +200,18 @@ def features_from_images(extractor: FeatureExtractor, images_iterable) -> np.nda
 
 
 # ------------------------------------------------------------------------------------------------
-# The shipped domain classifiers and the registry.
+# The registry: extractors register in genvision_jax/metrics/extractors/ (found on first lookup).
 # ------------------------------------------------------------------------------------------------
 
 OUTPUTS = ("features", "logits")
-
-
-def _classifier_extractor(module, weights_dir, batch_size: int, output: str) -> FeatureExtractor:
-    """A shipped ConvClassifier as an extractor: penultimate features or class logits."""
-    if output not in OUTPUTS:
-        raise ValueError(f"unknown output {output!r}; valid: {list(OUTPUTS)}")
-    model, params, info = module.load_pretrained(weights_dir)
-    return_features = output == "features"
-
-    def apply_fn(params, images):
-        return model.apply({"params": params}, images, return_features=return_features)
-
-    layer = info["feature_layer"] if return_features else "logits"
-    return FeatureExtractor(
-        name=f"{info['name']}/{layer}",
-        apply_fn=apply_fn,
-        params=params,
-        weights_sha256=info["sha256"],
-        input_spec=InputSpec(**info["input_spec"]),
-        batch_size=batch_size,
-    )
-
-
-def load_digits_extractor(weights_dir=None, batch_size: int = 256,
-                          output: str = "features") -> FeatureExtractor:
-    """The shipped 32x32x1 digits classifier: 128-d penultimate features (FID/KID/PR) or its
-    10 class logits (`output='logits'`, for the Inception Score)."""
-    from genvision_jax.models.recognizers import digits_classifier
-
-    return _classifier_extractor(digits_classifier, weights_dir, batch_size, output)
-
-
-def load_shapes_extractor(weights_dir=None, batch_size: int = 256,
-                          output: str = "features") -> FeatureExtractor:
-    """The shipped 32x32x3 shapes classifier: 128-d penultimate features or its 6 class logits."""
-    from genvision_jax.models.recognizers import shapes_classifier
-
-    return _classifier_extractor(shapes_classifier, weights_dir, batch_size, output)
-
-
-_CLASSIFIERS = {"digits": load_digits_extractor, "shapes": load_shapes_extractor}
-INCEPTION_RESIZES = ("legacy", "clean")
+FEATURE_EXTRACTORS = Registry("feature extractor", discover="genvision_jax.metrics.extractors")
 
 
 @functools.lru_cache(maxsize=8)
 def get_feature_extractor(spec: str, *, output: str = "features",
                           batch_size: int = 256) -> FeatureExtractor:
-    """Extractor by name: 'digits[:WEIGHTS_DIR]', 'shapes[:WEIGHTS_DIR]' or
-    'inception:PATH[:legacy|clean]' (InceptionV3 pool3 features / logits from a local weights file;
-    resize default 'legacy', the TF / pytorch-fid protocol most published FIDs use).
+    """Extractor by name: 'NAME[:ARGUMENT]', e.g. 'digits[:WEIGHTS_DIR]', 'shapes[:WEIGHTS_DIR]' or
+    'inception:PATH[:legacy|clean]' (`FEATURE_EXTRACTORS.names()` lists them).
 
     `output` is 'features' (FID, KID, precision/recall) or 'logits' (Inception Score). The same
     arguments return the same extractor (memoized), so its weights load and its batch function
@@ -260,22 +219,5 @@ def get_feature_extractor(spec: str, *, output: str = "features",
     """
     if output not in OUTPUTS:
         raise ValueError(f"unknown output {output!r}; valid: {list(OUTPUTS)}")
-    name, _, rest = spec.partition(":")
-    if name in _CLASSIFIERS:
-        return _CLASSIFIERS[name](rest or None, batch_size=batch_size, output=output)
-    if name == "inception":
-        path, resize = rest, "legacy"
-        for mode in INCEPTION_RESIZES:
-            if rest.endswith(f":{mode}"):
-                path, resize = rest[:-len(mode) - 1], mode
-        if not path:
-            raise ValueError("the inception extractor needs a local weights file: "
-                             "'inception:PATH[:legacy|clean]' (e.g. a pytorch-fid "
-                             "pt_inception-2015-12-05-*.pth or a converted .npz)")
-        from genvision_jax.metrics import inception  # heavy; only when asked for
-
-        return inception.load_inception_extractor(
-            path, output="pool3" if output == "features" else "logits", resize=resize,
-            batch_size=batch_size)
-    raise ValueError(f"unknown feature extractor {spec!r}; valid: 'digits[:WEIGHTS_DIR]', "
-                     "'shapes[:WEIGHTS_DIR]', 'inception:PATH[:legacy|clean]'")
+    name, _, argument = spec.partition(":")
+    return FEATURE_EXTRACTORS.get(name)(argument or None, output=output, batch_size=batch_size)

@@ -107,10 +107,17 @@ def _check_values(fn: str, x, y, data_range: float, test_y_channel: bool) -> Non
 # ------------------------------------------------------------------------------------------------
 
 
+def psnr_from_mse(mse, data_range: float = 1.0):
+    """PSNR in dB of a mean squared error over values spanning `data_range` (inf at mse = 0); numpy
+    inputs stay numpy (float64), JAX inputs (and traced values) stay JAX."""
+    xp = np if isinstance(mse, (float, int, np.ndarray, np.generic)) else jnp
+    return 10.0 * xp.log10(xp.square(data_range) / mse)
+
+
 @jax.jit
 def _psnr(x, y, data_range):
     mse = jnp.mean(jnp.square(x - y), axis=(1, 2, 3))
-    return jnp.where(mse > 0, 10.0 * jnp.log10(jnp.square(data_range) / mse), jnp.inf)
+    return jnp.where(mse > 0, psnr_from_mse(mse, data_range), jnp.inf)
 
 
 def psnr(x, y, *, data_range: float = 1.0, crop_border: int = 0,

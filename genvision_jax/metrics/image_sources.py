@@ -16,13 +16,16 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from genvision_jax.data.sources import dataset_names
+from genvision_jax.errors import InputError, MissingInputError
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-EMBEDDED_DATASETS = ("digits", "shapes", "mixture2d")
 DATASET_PREFIX = "tfds:"
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
@@ -53,7 +56,7 @@ class ImageSet:
         if n is None:
             return self
         if n < 1 or n > len(self):
-            raise ValueError(f"asked for {n} images but {self.description['source']} has {len(self)}")
+            raise InputError(f"asked for {n} images but {self.description['source']} has {len(self)}")
         return dataclasses.replace(self, names=self.names[:n],
                                    description={**self.description, "num_images": n},
                                    dataset=None if self.dataset is None else {**self.dataset,
@@ -66,26 +69,30 @@ def as_uint8_images(x, where: str) -> np.ndarray:
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[-1] not in (1, 3):
-        raise ValueError(f"{where}: expected images [N, H, W] or [N, H, W, 1|3], got shape {x.shape}")
+        raise InputError(f"{where}: expected images [N, H, W] or [N, H, W, 1|3], got shape {x.shape}")
     if x.dtype == np.uint8:
         return x
     if np.issubdtype(x.dtype, np.floating):
         if x.size and not np.all(np.isfinite(x)):
-            raise ValueError(f"{where}: images contain NaN or Inf")
+            raise InputError(f"{where}: images contain NaN or Inf")
         lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 1.0)
         if lo < 0.0 or hi > 1.0:
-            raise ValueError(f"{where}: float images must be in [0, 1], got values in [{lo:g}, {hi:g}]"
+            raise InputError(f"{where}: float images must be in [0, 1], got values in [{lo:g}, {hi:g}]"
                              + (" (for [-1, 1] images save (x + 1) / 2)" if lo >= -1.0 else ""))
         return np.round(x * 255.0).astype(np.uint8)
-    raise ValueError(f"{where}: images must be uint8 or float in [0, 1], got dtype {x.dtype}")
+    raise InputError(f"{where}: images must be uint8 or float in [0, 1], got dtype {x.dtype}")
 
 
 def _read_image_file(path: Path) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(path) as im:
-        im = im if im.mode == "L" else im.convert("RGB")
-        x = np.asarray(im, np.uint8)
+    try:
+        with Image.open(path) as im:
+            im.load()  # decode now: a truncated file fails here, named
+            im = im if im.mode == "L" else im.convert("RGB")
+            x = np.asarray(im, np.uint8)
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise InputError(f"{path} is not a readable image ({type(e).__name__}: {e})") from None
     return x[..., None] if x.ndim == 2 else x
 
 
@@ -94,17 +101,17 @@ def folder_images(folder: str | os.PathLike) -> ImageSet:
     stay 1-channel; every other mode is converted to RGB. All must have the same size."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"image folder {folder} does not exist")
+        raise MissingInputError(f"image folder {folder} does not exist")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:
-        raise ValueError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
+        raise InputError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
 
     def read(start: int, stop: int) -> np.ndarray:
         images = []
         for path in files[start:stop]:
             x = _read_image_file(path)
             if images and x.shape != images[0].shape:
-                raise ValueError(f"{path} is {x.shape}, but {files[start]} is {images[0].shape}; "
+                raise InputError(f"{path} is {x.shape}, but {files[start]} is {images[0].shape}; "
                                  "all images of a set must have the same size and channels")
             images.append(x)
         return np.stack(images)
@@ -118,16 +125,22 @@ def npz_images(path: str | os.PathLike) -> ImageSet:
     """Images from an .npz: the array 'images', or its only array."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"npz file {path} does not exist")
-    with np.load(path, allow_pickle=False) as f:
-        keys = list(f.keys())
-        if "images" in keys:
-            key = "images"
-        elif len(keys) == 1:
-            key = keys[0]
-        else:
-            raise ValueError(f"{path} holds arrays {keys}; name the images 'images'")
-        images = as_uint8_images(f[key], f"{path}[{key!r}]")
+        raise MissingInputError(f"npz file {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            keys = list(f.keys())
+            if "images" in keys:
+                key = "images"
+            elif len(keys) == 1:
+                key = keys[0]
+            else:
+                raise InputError(f"{path} holds arrays {keys}; name the images 'images'")
+            array = f[key]
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        if isinstance(e, InputError):
+            raise
+        raise InputError(f"{path} is not a readable .npz of arrays ({type(e).__name__}: {e})") from None
+    images = as_uint8_images(array, f"{path}[{key!r}]")
     width = len(str(len(images)))
     return ImageSet({"source": f"npz:{path.resolve()}", "key": key, "num_images": len(images),
                      "image_shape": list(images.shape[1:])},
@@ -142,7 +155,7 @@ def parse_dataset_spec(spec: str) -> tuple[str, dict[str, Any], str]:
     as 'tfds:<name>[/<config>][:<version>]'. The split defaults to 'train'.
     """
     if not spec.startswith(DATASET_PREFIX):
-        raise ValueError(f"dataset spec must start with {DATASET_PREFIX!r}, got {spec!r}")
+        raise InputError(f"dataset spec must start with {DATASET_PREFIX!r}, got {spec!r}")
     parts = spec[len(DATASET_PREFIX):].split(":")
     split = "train"
     if len(parts) > 1 and not _VERSION.match(parts[-1]):
@@ -150,13 +163,13 @@ def parse_dataset_spec(spec: str) -> tuple[str, dict[str, Any], str]:
     name = ":".join(parts)
     base, _, config_name = parts[0].partition("/")
     if not base:
-        raise ValueError(f"no dataset name in {spec!r}")
-    if base in EMBEDDED_DATASETS:
+        raise InputError(f"no dataset name in {spec!r}")
+    if base in dataset_names():
         config = {}
         if config_name:
             size = re.fullmatch(r"(\d+)x\1", config_name)
             if not size:
-                raise ValueError(f"{spec!r}: embedded dataset configs are '<S>x<S>', got {config_name!r}")
+                raise InputError(f"{spec!r}: embedded dataset configs are '<S>x<S>', got {config_name!r}")
             config["image_size"] = int(size.group(1))
         return base, config, split
     return DATASET_PREFIX + name, {}, split
@@ -168,7 +181,7 @@ def dataset_images(name: str, split: str, *, data_dir: str | None = None, **conf
 
     source = get_source(name, split, data_dir=data_dir, **config)
     if "image" not in source.features.keys():
-        raise ValueError(f"{source.name} has no 'image' feature (features: {list(source.features.keys())})")
+        raise InputError(f"{source.name} has no 'image' feature (features: {list(source.features.keys())})")
 
     def read(start: int, stop: int) -> np.ndarray:
         records = source.__getitems__(range(start, stop))
@@ -190,5 +203,5 @@ def open_images(spec: str, *, data_dir: str | None = None) -> ImageSet:
         return npz_images(spec)
     if os.path.isdir(spec):
         return folder_images(spec)
-    raise FileNotFoundError(f"image source {spec!r} is neither a folder, an .npz file, nor "
+    raise MissingInputError(f"image source {spec!r} is neither a folder, an .npz file, nor "
                             f"'{DATASET_PREFIX}<name>[:split]'")

@@ -15,6 +15,7 @@ Computed in float64 on the host.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Mapping
 
 import numpy as np
@@ -63,6 +64,11 @@ def kid(real_features, fake_features, *, subset_size: int = 1000, num_subsets: i
     if num_subsets < 1:
         raise ValueError(f"num_subsets must be >= 1, got {num_subsets}")
     m = min(subset_size, x.shape[0], y.shape[0])
+    reduced = m < subset_size
+    if reduced:
+        warnings.warn(f"KID: {x.shape[0]} real and {y.shape[0]} generated samples are fewer than the subset size "
+                      f"{subset_size}; subsets of {m} are used (recorded as protocol['subset_size_reduced'])",
+                      stacklevel=2)
     if m < 2:
         raise ValueError(f"KID needs at least 2 real and 2 generated samples, got "
                          f"{x.shape[0]} and {y.shape[0]}")
@@ -83,6 +89,7 @@ def kid(real_features, fake_features, *, subset_size: int = 1000, num_subsets: i
             "estimator": "unbiased MMD^2",
             "subset_size": m,
             "subset_size_requested": subset_size,
+            "subset_size_reduced": reduced,
             "num_subsets": num_subsets,
             "subset_sampling": "numpy default_rng(seed).choice without replacement, real then fake",
             "seed": seed,

@@ -18,7 +18,7 @@
 
 Inputs are whole sequences: `MOTTable`s (genvision_jax.tracking.mot_io) or arrays [N, >= 6] of
 MOTChallenge rows (frame, id, left, top, width, height, ...). Ground-truth rows to ignore (consider
-flag 0) must be removed by the caller, as `python -m genvision_jax.tracking.evaluate` does.
+flag 0) must be removed by the caller, as `python -m genvision_jax.tasks.tracking evaluate` does.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from genvision_jax.errors import InputError
 from genvision_jax.tracking import boxes as box_ops
 
 HOTA_ALPHAS = np.arange(0.05, 0.99, 0.05)  # 19 thresholds, as TrackEval
@@ -47,17 +48,21 @@ def _columns(data: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if rows.size == 0:
             rows = rows.reshape(0, 6)
         if rows.ndim != 2 or rows.shape[1] < 6:
-            raise ValueError(f"{name}: need rows [N, >= 6] (frame, id, left, top, w, h, ...), got shape {rows.shape}")
+            raise InputError(f"{name}: need rows [N, >= 6] (frame, id, left, top, w, h, ...), got shape {rows.shape}")
         frame, ids, tlwh = rows[:, 0], rows[:, 1], rows[:, 2:6]
     tlwh = box_ops.check_boxes(tlwh, f"{name} boxes")
     frame, ids = np.asarray(frame, np.int64), np.asarray(ids, np.int64)
     if np.any(tlwh[:, 2:] < 0):
-        raise ValueError(f"{name}: negative box width or height")
+        raise InputError(f"{name}: negative box width or height")
+    if np.any(frame < 1):
+        # The trackers run over frames 1..N (tracks.consecutive_frames); a frame-0 row would be scored
+        # here but never tracked, so both sides reject it.
+        raise InputError(f"{name}: frame {int(frame[np.argmax(frame < 1)])}; MOTChallenge frames start at 1")
     key = np.stack([frame, ids], axis=1)
     uniq, counts = np.unique(key, axis=0, return_counts=True)
     if np.any(counts > 1):
         f, i = uniq[np.argmax(counts > 1)]
-        raise ValueError(f"{name}: id {i} appears more than once in frame {f}")
+        raise InputError(f"{name}: id {i} appears more than once in frame {f}")
     return frame, ids, box_ops.tlwh_to_xyxy(tlwh)
 
 
@@ -323,7 +328,7 @@ def combine(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {**summarize(counts), "counts": counts}
 
 
-# Names and formats for printed tables (python -m genvision_jax.tracking.evaluate).
+# Names and formats for printed tables (python -m genvision_jax.tasks.tracking evaluate).
 DISPLAY = (
     ("HOTA", "hota", "pct"), ("DetA", "deta", "pct"), ("AssA", "assa", "pct"), ("LocA", "loca", "pct"),
     ("MOTA", "mota", "pct"), ("MOTP", "motp", "pct"), ("IDF1", "idf1", "pct"), ("IDP", "idp", "pct"),

@@ -1,6 +1,8 @@
 """Reference feature statistics of dataset splits, cached as `.npz` under $GENVISION_CACHE_DIR.
 
-Real-data statistics are the expensive, reusable half of FID. A cached file is keyed by everything
+Real-data statistics are the expensive, reusable half of FID. They are computed from the split's
+features in one pass (`reference_features`: the images in chunks of whole extractor batches, then one
+float64 update), so the same split always gives the same bits however it is read. A cached file is keyed by everything
 that changes the numbers: dataset (TFDS full name with version) and split, how many images (the
 first n in record order), and the extractor's protocol (name, weights sha256, image size, feature
 dim, resize, input range). The key's sha256 names the file and the key itself is stored in it and
@@ -16,6 +18,8 @@ import os
 import re
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from genvision_jax.metrics.features import FeatureExtractor, scale_uint8, stats_from_images
 from genvision_jax.metrics.fid import FeatureStats
@@ -61,6 +65,14 @@ def image_stats(extractor: FeatureExtractor, images: ImageSet, batch_size: int =
                              meta={"images": images.description, **dict(meta or {})})
 
 
+def reference_features(extractor: FeatureExtractor, images: ImageSet, chunk_batches: int = 8) -> np.ndarray:
+    """Features [n, d] of every image of the set (uint8 scaled as the pipelines scale), read in chunks
+    of `chunk_batches` whole extractor batches, so each image meets the same batch at any chunk size."""
+    chunk = chunk_batches * extractor.global_batch_size
+    parts = [extractor(scale_uint8(b, extractor.input_spec)) for b in images.batches(chunk)]
+    return np.concatenate(parts) if parts else np.zeros((0, extractor.feature_dim), np.float32)
+
+
 def reference_stats(extractor: FeatureExtractor, images: ImageSet, *,
                     directory: str | os.PathLike | None = None, refresh: bool = False) -> FeatureStats:
     """Statistics of a dataset split, from the cache when a file with the same key exists.
@@ -75,7 +87,9 @@ def reference_stats(extractor: FeatureExtractor, images: ImageSet, *,
         if stats.meta.get("reference_key") == key:
             stats.meta["cache_file"] = str(path)
             return stats
-    stats = image_stats(extractor, images, meta={"reference_key": key})
+    stats = FeatureStats(extractor.feature_dim, {**extractor.protocol(), "images": images.description,
+                                                 "reference_key": key})
+    stats.update(reference_features(extractor, images))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp.npz")
     os.close(fd)

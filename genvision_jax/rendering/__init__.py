@@ -6,5 +6,7 @@ imported eagerly here, so importing the package costs nothing):
     y up, looking along -z), look-at, sphere/turntable camera paths, LLFF pose conversion;
   - `sampling`: stratified and importance (inverse-CDF) sampling of points along rays;
   - `volume`: the volume-rendering quadrature (alpha compositing of densities and colours);
-  - `render`: rendering a field along batches of rays, chunked.
+  - `render`: rendering a field along batches of rays, chunked;
+  - `box`: the scene box; `occupancy`: Instant-NGP's occupancy grid for empty-space skipping;
+  - `fields`: a radiance field to pixels (coarse + fine or occupancy-guided sampling, volume rendering).
 """

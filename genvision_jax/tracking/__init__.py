@@ -4,15 +4,17 @@
     for frame, dets, feats in frames:                         # dets [N, 5] (x1, y1, x2, y2, score)
         tracks = tracker.update(dets, feats)                  # [K, 6] (x1, y1, x2, y2, id, score)
 
-Everything here runs in numpy on the host except `kalman.BatchedKalman` (jit + vmap). Metrics are in
-`genvision_jax.metrics.mot`; the ReID network in `genvision_jax.models.recognizers.reid`. CLIs:
-`python -m genvision_jax.tracking.run` and `python -m genvision_jax.tracking.evaluate`.
+Everything here runs in numpy on the host except `kalman.BatchedKalman` (jit + vmap), and imports
+nothing of the project above it. Metrics are in `genvision_jax.metrics.mot`; the ReID network in
+`genvision_jax.models.recognizers.reid`, its training in `genvision_jax.tasks.reid`. CLIs:
+`python -m genvision_jax.tasks.tracking run|evaluate`.
 """
 
 from __future__ import annotations
 
 import inspect
 
+from genvision_jax.errors import ConfigError, UnknownNameError
 from genvision_jax.tracking.bytetrack import ByteTrack
 from genvision_jax.tracking.deepsort import DeepSORT
 from genvision_jax.tracking.sort import SORT
@@ -21,14 +23,18 @@ from genvision_jax.tracking.tracks import track_sequence
 TRACKERS = {"sort": SORT, "deepsort": DeepSORT, "bytetrack": ByteTrack}
 
 
+class TrackerParameterError(ConfigError, TypeError):
+    """A tracker parameter the tracker does not have."""
+
+
 def make_tracker(name: str, **params):
     """A tracker by name with keyword parameters; unknown names or parameters raise errors naming them."""
     if name not in TRACKERS:
-        raise ValueError(f"unknown tracker {name!r}; choose one of {sorted(TRACKERS)}")
+        raise UnknownNameError(f"unknown tracker {name!r}; choose one of {sorted(TRACKERS)}")
     valid = list(inspect.signature(TRACKERS[name]).parameters)
     unknown = sorted(set(params) - set(valid))
     if unknown:
-        raise TypeError(f"unknown parameter(s) {unknown} for tracker {name!r}; valid: {valid}")
+        raise TrackerParameterError(f"unknown parameter(s) {unknown} for tracker {name!r}; valid: {valid}")
     return TRACKERS[name](**params)
 
 

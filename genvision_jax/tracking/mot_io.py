@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genvision_jax.errors import InputError, MissingInputError
 from genvision_jax.tracking import boxes as box_ops
 from genvision_jax.tracking.tracks import consecutive_frames
 
@@ -94,18 +95,26 @@ class MOTTable:
 def read_mot(path: str | os.PathLike) -> MOTTable:
     """Reads a MOTChallenge text file (or `.npy` array with the same columns) into a `MOTTable`.
 
-    Raises FileNotFoundError for a missing file and ValueError naming the file for anything
-    unparsable (fewer than 6 columns, non-integer frame or id, negative sizes, NaN).
+    Raises MissingInputError for a missing file and InputError naming the file for anything
+    unparsable (fewer than 6 columns, non-integer frame or id, frames below 1, negative sizes, NaN).
+    Frames start at 1 (MOTChallenge): the trackers, the writers and the evaluator all use 1-based
+    frames, so a 0-based file would shift every comparison by one frame.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"MOT file not found: {path}")
+        raise MissingInputError(f"MOT file not found: {path}")
     if path.suffix == ".npy":
-        data = np.asarray(np.load(path, allow_pickle=False), np.float64)
+        try:
+            data = np.asarray(np.load(path, allow_pickle=False), np.float64)
+        except (OSError, ValueError, TypeError) as e:
+            raise InputError(f"{path}: not a numeric .npy array ({type(e).__name__}: {e})") from None
         if data.ndim != 2:
-            raise ValueError(f"{path}: expected a [N, >= 6] array, got shape {data.shape}")
+            raise InputError(f"{path}: expected a [N, >= 6] array, got shape {data.shape}")
     else:
-        text = path.read_text()
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not a text file (MOTChallenge files are comma-separated text)") from None
         delimiter = "," if "," in text else None
         lines = [line.rstrip().rstrip(",") for line in text.splitlines() if line.strip()]
         if not lines:
@@ -114,18 +123,22 @@ def read_mot(path: str | os.PathLike) -> MOTTable:
             try:
                 data = np.loadtxt(io.StringIO("\n".join(lines)), delimiter=delimiter, ndmin=2, dtype=np.float64)
             except ValueError as e:
-                raise ValueError(f"{path}: not a MOTChallenge file ({e})") from e
+                raise InputError(f"{path}: not a MOTChallenge file ({e})") from None
     if data.shape[1] < 6:
-        raise ValueError(f"{path}: MOTChallenge rows need at least 6 columns (frame, id, left, top, w, h), "
+        raise InputError(f"{path}: MOTChallenge rows need at least 6 columns (frame, id, left, top, w, h), "
                          f"got {data.shape[1]}")
     if not np.all(np.isfinite(data[:, :7 if data.shape[1] > 6 else 6])):
-        raise ValueError(f"{path}: NaN or Inf in the frame, id, box or score columns")
+        bad = int(np.nonzero(~np.all(np.isfinite(data[:, :7 if data.shape[1] > 6 else 6]), axis=1))[0][0])
+        raise InputError(f"{path}: NaN or Inf in the frame, id, box or score columns of data row {bad + 1}")
     frame, ids = data[:, 0], data[:, 1]
     if np.any(frame != np.round(frame)) or np.any(ids != np.round(ids)):
-        raise ValueError(f"{path}: frame and id columns must be integers")
+        raise InputError(f"{path}: frame and id columns must be integers")
+    if np.any(frame < 1):
+        bad = int(np.nonzero(frame < 1)[0][0])
+        raise InputError(f"{path}: frame {int(frame[bad])} on data row {bad + 1}; MOTChallenge frames start at 1")
     if np.any(data[:, 4:6] < 0):
         bad = int(np.nonzero(np.any(data[:, 4:6] < 0, axis=1))[0][0])
-        raise ValueError(f"{path}: negative box width or height on data row {bad + 1}")
+        raise InputError(f"{path}: negative box width or height on data row {bad + 1}")
 
     def col(i, default):
         return data[:, i] if data.shape[1] > i else np.full(len(data), default)
@@ -166,16 +179,24 @@ def read_seqinfo(seq_dir: str | os.PathLike) -> dict:
     """seqinfo.ini -> {'name', 'imDir', 'frameRate', 'seqLength', 'imWidth', 'imHeight', 'imExt'}."""
     path = Path(seq_dir) / "seqinfo.ini"
     if not path.is_file():
-        raise FileNotFoundError(f"no seqinfo.ini in {seq_dir}")
+        raise MissingInputError(f"no seqinfo.ini in {seq_dir}")
     parser = configparser.ConfigParser()
     parser.optionxform = str  # keys are camelCase
-    parser.read(path)
+    try:
+        parser.read(path)
+    except (configparser.Error, UnicodeDecodeError) as e:
+        raise InputError(f"{path} is not an ini file ({type(e).__name__}: {e})") from None
     if "Sequence" not in parser:
-        raise ValueError(f"{path}: missing [Sequence] section")
+        raise InputError(f"{path}: missing [Sequence] section")
     info = dict(parser["Sequence"])
     for key in ("frameRate", "seqLength", "imWidth", "imHeight"):
         if key in info:
-            info[key] = int(float(info[key]))
+            try:
+                info[key] = int(float(info[key]))
+            except ValueError:
+                raise InputError(f"{path}: {key}={info[key]!r} is not a number") from None
+    if info.get("seqLength", 1) < 1:
+        raise InputError(f"{path}: seqLength={info['seqLength']}; a sequence has at least one frame")
     return info
 
 

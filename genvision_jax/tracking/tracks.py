@@ -17,6 +17,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from genvision_jax.errors import InputError
 from genvision_jax.tracking import boxes as box_ops
 from genvision_jax.tracking.kalman import MotionModel
 
@@ -153,12 +154,14 @@ class KalmanTracker:
 def track_sequence(tracker, frames: Iterable[tuple[int, np.ndarray, np.ndarray | None]]) -> np.ndarray:
     """Runs `tracker` over (frame number, detections [N, 5], features or None) in frame order.
 
-    Frames must be consecutive (a frame without detections still has to be passed, with an empty
-    array): trackers count time in frames. Returns MOTChallenge rows float64 [K, 7]
+    Frames must be consecutive and start at 1 or later (a frame without detections still has to be
+    passed, with an empty array): trackers count time in frames. Returns MOTChallenge rows float64 [K, 7]
     (frame, id, left, top, w, h, score).
     """
     rows, previous = [], None
     for frame, dets, feats in frames:
+        if frame < 1:
+            raise InputError(f"frame {frame}: MOTChallenge frames start at 1 (the evaluator rejects frame {frame} too)")
         if previous is not None and frame != previous + 1:
             raise ValueError(f"frames must be consecutive: frame {frame} follows {previous}")
         previous = frame

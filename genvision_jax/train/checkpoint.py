@@ -1,14 +1,23 @@
-"""Full-state checkpoints with Orbax: train state + data-iterator position + config, keep-last-N.
+"""Full-state checkpoints with Orbax: train state + data position + config, keep-last-N, verified on restore.
 
 Safety contract:
 - Orbax writes each step into a temporary directory and renames it when complete, so a crash or a
   `kill -9` mid-save leaves the previous checkpoints untouched.
-- After each save we write a manifest (size and sha256 of every file of that step). On restore the
-  newest step whose manifest verifies and whose Orbax restore succeeds wins; a truncated, edited or
-  deleted newest checkpoint is reported with a warning and the previous one is used.
+- With every step Orbax also commits an integrity record: each state leaf's shape, dtype and a 32-bit
+  fingerprint of its bytes, computed on the device before the save. After the save a manifest (size
+  and sha256 of every file of the step) is written beside it.
+- A restore takes the newest step that passes every check: its files match the manifest (when there
+  is one: a kill between Orbax's commit and the manifest write leaves none), its record reads, its
+  leaves have the shapes the run expects, Orbax restores it, and the restored values match their
+  fingerprints and are finite. A step that fails is moved to `ckpt/corrupt/<step>-<time>` (never
+  deleted) with a warning naming the step and the cause, and the previous step is tried. A step
+  whose record is intact but whose shapes differ from the run's is another model's checkpoint:
+  `CheckpointError`, nothing moved.
 - Restores always go into an abstract target with shardings (without one Orbax returns plain lists
   and host arrays).
 """
+
+from __future__ import annotations
 
 import hashlib
 import json
@@ -20,12 +29,81 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
+
+from genvision_jax.errors import ConfigError
+from genvision_jax.train.loop import first_nonfinite
 
 log = logging.getLogger(__name__)
 
 _MANIFEST_DIR = "manifests"
+
+
+class CheckpointError(ConfigError):
+    """An intact checkpoint that does not fit this run's state (the model config changed)."""
+
+
+# ------------------------------------------------------------------------------------ fingerprints
+
+
+def _as_uint32(x: jax.Array) -> jax.Array:
+    """The bits of any array as a flat uint32 vector (narrow types widened, 8-byte types split)."""
+    if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+        x = jax.random.key_data(x)
+    if x.dtype == jnp.bool_:
+        return x.astype(jnp.uint32).ravel()
+    size = x.dtype.itemsize
+    if size == 4:
+        return jax.lax.bitcast_convert_type(x, jnp.uint32).ravel()
+    if size == 8:
+        return jax.lax.bitcast_convert_type(x, jnp.uint32).ravel()  # [..., 2]
+    narrow = {1: jnp.uint8, 2: jnp.uint16}[size]
+    return jax.lax.bitcast_convert_type(x, narrow).astype(jnp.uint32).ravel()
+
+
+@jax.jit
+def _fingerprints(leaves: list[jax.Array]) -> list[jax.Array]:
+    out = []
+    for x in leaves:
+        bits = _as_uint32(x)
+        # Odd position weights: changing any one element always changes the sum (mod 2^32).
+        weights = jnp.arange(bits.shape[0], dtype=jnp.uint32) * jnp.uint32(0x9E3779B1) | jnp.uint32(1)
+        out.append(jnp.sum(bits * weights, dtype=jnp.uint32))
+    return out
+
+
+def state_record(state: Any) -> dict[str, dict]:
+    """{leaf path: {shape, dtype, fingerprint}} of a pytree of arrays (fingerprints on the device)."""
+    leaves = jax.tree_util.tree_leaves_with_path(state)
+    prints = jax.device_get(_fingerprints([x for _, x in leaves])) if leaves else []
+    return {jax.tree_util.keystr(path): {"shape": list(x.shape), "dtype": str(x.dtype), "fingerprint": int(f)}
+            for (path, x), f in zip(leaves, prints)}
+
+
+def _shape_mismatches(record: dict[str, dict], abstract: Any) -> list[str]:
+    expected = {jax.tree_util.keystr(p): (list(x.shape), str(x.dtype))
+                for p, x in jax.tree_util.tree_leaves_with_path(abstract)}
+    saved = {k: (v["shape"], v["dtype"]) for k, v in record.items()}
+    out = [f"{k}: saved {saved[k][1]}{saved[k][0]}, this run {expected[k][1]}{expected[k][0]}"
+           for k in sorted(set(saved) & set(expected)) if saved[k] != expected[k]]
+    out += [f"{k}: only in the checkpoint" for k in sorted(set(saved) - set(expected))]
+    out += [f"{k}: not in the checkpoint" for k in sorted(set(expected) - set(saved))]
+    return out
+
+
+def _value_problem(record: dict[str, dict], state: Any) -> str | None:
+    """Why restored values cannot be trusted (fingerprint mismatch, non-finite), or None."""
+    actual = state_record(state)
+    altered = [k for k, v in record.items() if actual.get(k, {}).get("fingerprint") != v["fingerprint"]]
+    if altered:
+        return f"restored values of {altered[0]} do not match the fingerprint saved with them (altered bytes?)"
+    bad = first_nonfinite(state)
+    return None if bad is None else f"{bad[0]} holds {bad[1]}"
+
+
+# --------------------------------------------------------------------------------------- manifests
 
 
 def _file_digest(path: Path) -> str:
@@ -43,15 +121,11 @@ def _step_files(step_dir: Path) -> dict[str, dict]:
     }
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint exists but cannot be used."""
-
-
 class Checkpointer:
-    """Save/restore `{'state': pytree, 'data': json, 'config': json}` under `directory`.
+    """Save/restore `{'state': pytree, 'data': json, 'config': json}` (+ integrity record) under `directory`.
 
     Args:
-      directory: the run's `workdir/ckpt`.
+      directory: the run's `workdir/ckpt` (created on first use).
       max_to_keep: keep the newest N checkpoints (older ones are deleted after a successful save).
     """
 
@@ -77,10 +151,13 @@ class Checkpointer:
 
     # ---------------------------------------------------------------- save
     def save(self, step: int, state: Any, data_state: Any = None, config: Any = None) -> None:
-        args = {"state": ocp.args.StandardSave(state)}
-        args["data"] = ocp.args.JsonSave(data_state if data_state is not None else {})
-        args["config"] = ocp.args.JsonSave(config if config is not None else {})
-        self._mngr.save(int(step), args=ocp.args.Composite(**args), force=True)
+        args = ocp.args.Composite(
+            state=ocp.args.StandardSave(state),
+            data=ocp.args.JsonSave(data_state if data_state is not None else {}),
+            config=ocp.args.JsonSave(config if config is not None else {}),
+            integrity=ocp.args.JsonSave({"leaves": state_record(state)}),
+        )
+        self._mngr.save(int(step), args=args, force=True)
         self._mngr.wait_until_finished()
         if jax.process_index() == 0:
             self._write_manifest(int(step))
@@ -111,14 +188,14 @@ class Checkpointer:
         self._mngr.reload()
         return sorted(self._mngr.all_steps())
 
-    def verify(self, step: int) -> str | None:
-        """None if `step` looks intact, else the reason it does not."""
+    def verify_files(self, step: int) -> str | None:
+        """None if the step's files match its manifest (or it has none), else what is wrong."""
         step_dir = self._step_dir(step)
         if not step_dir.is_dir():
             return f"directory {step_dir} is missing"
         manifest = self._manifest_path(step)
         if not manifest.exists():
-            return None  # saved but killed before the manifest: Orbax's atomic commit still holds
+            return None  # killed before the manifest: the integrity record still checks the values
         expected = json.loads(manifest.read_text())["files"]
         actual = _step_files(step_dir)
         for name, meta in expected.items():
@@ -130,50 +207,64 @@ class Checkpointer:
                 return f"file {name} does not match its recorded sha256"
         return None
 
-    def restore_latest(self, abstract_state: Any) -> tuple[int, Any, Any, Any] | None:
-        """Restore the newest usable checkpoint into `abstract_state` (ShapeDtypeStructs with shardings).
+    def latest_config(self) -> tuple[int, dict] | None:
+        """(step, config) stored with the newest readable checkpoint, without restoring or moving anything."""
+        for step in reversed(self.all_steps()):
+            try:
+                return step, dict(self._mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))["config"])
+            except Exception:  # noqa: BLE001 — a damaged step; restore_latest reports it
+                continue
+        return None
 
-        Returns `(step, state, data_state, config)` or None when there is no usable checkpoint.
-        Damaged newer checkpoints (missing, truncated or altered files) are logged as warnings and
-        moved aside to `ckpt/corrupt/<step>-<time>` (never deleted), so the next save at that step
-        cannot collide with them. An intact checkpoint that does not fit `abstract_state` (the model
-        config changed) raises `CheckpointError` instead of being skipped: nothing good is discarded.
-        On many processes, process 0 verifies and the verdict is broadcast, so all agree.
+    def restore_latest(self, abstract_state: Any) -> tuple[int, Any, Any, Any] | None:
+        """Restore the newest step that passes every check into `abstract_state` (ShapeDtypeStructs
+        with shardings). Returns `(step, state, data_state, config)`, or None when no step is usable.
+
+        Damaged steps are logged as warnings and moved to `ckpt/corrupt/` (see the module docstring).
+        On many processes, process 0 checks the files and the verdict is broadcast, so all agree; the
+        other checks run on every process over the same global arrays.
         """
         self._report_deleted_steps()
         for step in reversed(self.all_steps()):
-            problem = self._verify_everywhere(step)
+            problem = self._verify_files_everywhere(step)
             if problem is None:
-                try:
-                    restored = self._mngr.restore(
-                        step,
-                        args=ocp.args.Composite(
-                            state=ocp.args.StandardRestore(abstract_state),
-                            data=ocp.args.JsonRestore(),
-                            config=ocp.args.JsonRestore(),
-                        ),
-                    )
+                restored, problem = self._restore_checked(step, abstract_state)
+                if restored is not None:
                     return step, restored["state"], restored["data"], restored["config"]
-                except Exception as e:  # noqa: BLE001 — classified below
-                    if self._manifest_path(step).exists():
-                        raise CheckpointError(
-                            f"checkpoint at step {step} in {self.directory} is intact but does not fit this "
-                            f"run's state (was the model config changed?): {type(e).__name__}: {e}"[:2000]
-                        ) from e
-                    problem = f"{type(e).__name__}: {e}"[:500]
             log.warning("checkpoint at step %d in %s is unusable (%s); falling back to the previous one",
                         step, self.directory, problem)
             self._quarantine(step)
         return None
 
-    def _verify_everywhere(self, step: int) -> str | None:
-        problem = self.verify(step) if jax.process_index() == 0 else None
+    def _restore_checked(self, step: int, abstract_state: Any):
+        try:
+            record = self._mngr.restore(step, args=ocp.args.Composite(integrity=ocp.args.JsonRestore()))
+            record = dict(record["integrity"])["leaves"]
+        except Exception as e:  # noqa: BLE001 — classified as damage
+            return None, f"its integrity record is unreadable: {type(e).__name__}: {e}"[:500]
+        mismatches = _shape_mismatches(record, abstract_state)
+        if mismatches:
+            raise CheckpointError(
+                f"checkpoint at step {step} in {self.directory} is intact but does not fit this run's state "
+                f"(was the model config changed?): {'; '.join(mismatches[:5])}"
+                + (f"; and {len(mismatches) - 5} more" if len(mismatches) > 5 else ""))
+        try:
+            restored = self._mngr.restore(step, args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore(),
+                config=ocp.args.JsonRestore()))
+        except Exception as e:  # noqa: BLE001 — classified as damage
+            return None, f"{type(e).__name__}: {e}"[:500]
+        problem = _value_problem(record, restored["state"])
+        return (None, problem) if problem else (restored, None)
+
+    def _verify_files_everywhere(self, step: int) -> str | None:
+        problem = self.verify_files(step) if jax.process_index() == 0 else None
         if jax.process_count() > 1:
             from jax.experimental import multihost_utils
 
             bad = multihost_utils.broadcast_one_to_all(np.int32(problem is not None))
             if bad and problem is None:
-                problem = "process 0 found it damaged"
+                problem = "process 0 found its files damaged"
         return problem
 
     def _report_deleted_steps(self) -> None:

@@ -1,5 +1,7 @@
 """Loop helpers: metric buffering without host syncs, and the NaN/Inf guard."""
 
+from __future__ import annotations
+
 from typing import Any, Mapping
 
 import jax
@@ -8,15 +10,21 @@ import numpy as np
 
 
 class NonFiniteError(FloatingPointError):
-    """A training quantity became NaN or Inf; names the step and the quantity."""
+    """A training quantity became NaN or Inf; names the step, the quantity and the last checkpoint.
 
-    def __init__(self, step: int, name: str, value: float):
-        self.step, self.name, self.value = step, name, value
-        super().__init__(
-            f"non-finite {name} = {value} at step {step}; training stopped. The last checkpoint "
-            "saved before this step is intact; lower the learning rate or check the inputs, then re-run "
-            "with the same workdir to resume from it."
-        )
+    `checkpoint` says what a re-run resumes from (the run lifecycle fills it in); without it the
+    message says nothing about checkpoints.
+    """
+
+    def __init__(self, step: int, name: str, value: float, checkpoint: str | None = None):
+        self.step, self.name, self.value, self.checkpoint = step, name, value, checkpoint
+        message = f"non-finite {name} = {value} at step {step}; training stopped."
+        if checkpoint:
+            message += f" {checkpoint}"
+        super().__init__(message)
+
+    def with_checkpoint(self, checkpoint: str) -> NonFiniteError:
+        return NonFiniteError(self.step, self.name, self.value, checkpoint)
 
 
 class MetricBuffer:
@@ -56,18 +64,26 @@ def is_due(step: int, every: int, last_step: int) -> bool:
     return step == last_step or (every > 0 and step % every == 0)
 
 
-def check_finite_tree(tree: Any, what: str, step: int) -> None:
-    """Check every float leaf of a pytree for NaN/Inf (reduced on device; only booleans come back).
-
-    Used before saving a checkpoint, so a checkpoint never holds non-finite state.
-    """
+def first_nonfinite(tree: Any) -> tuple[str, float] | None:
+    """(path, value) of the first float leaf holding NaN/Inf, else None (reduced on the device)."""
     leaves = jax.tree_util.tree_leaves_with_path(tree)
     floats = [(p, x) for p, x in leaves if jnp.issubdtype(jnp.result_type(x), jnp.floating)]
     flags = jax.device_get(_all_finite([x for _, x in floats]))
     for (path, leaf), ok in zip(floats, flags):
         if not ok:
             arr = np.asarray(jax.device_get(leaf)).ravel()
-            raise NonFiniteError(step, what + jax.tree_util.keystr(path), float(arr[~np.isfinite(arr)][0]))
+            return jax.tree_util.keystr(path), float(arr[~np.isfinite(arr)][0])
+    return None
+
+
+def check_finite_tree(tree: Any, what: str, step: int) -> None:
+    """Raise NonFiniteError naming the first float leaf of `tree` holding NaN/Inf.
+
+    Used before saving a checkpoint, so a checkpoint never holds non-finite state.
+    """
+    bad = first_nonfinite(tree)
+    if bad is not None:
+        raise NonFiniteError(step, what + bad[0], bad[1])
 
 
 @jax.jit

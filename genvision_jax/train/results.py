@@ -1,4 +1,8 @@
-"""results.json: the run's numbers together with the protocol that produced them (DESIGN.md section 4)."""
+"""results.json: the run's numbers together with the protocol that produced them.
+
+{metrics, protocol, config, environment (git commit, packages, devices, host), wall_time_s, run (resumed
+from which step, training time, config changes accepted on resume)}.
+"""
 
 import importlib.metadata
 import json
@@ -36,6 +40,7 @@ def environment() -> dict[str, Any]:
             versions[name] = None
     devices = jax.devices()
     return {
+        "cpu_model": cpu_model(),
         "git_commit": git_commit(),
         "packages": versions,
         "python": platform.python_version(),
@@ -48,8 +53,19 @@ def environment() -> dict[str, Any]:
     }
 
 
+def cpu_model() -> str | None:
+    """The host CPU's model name (Linux /proc/cpuinfo), since training numbers are exact per machine."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def write_results(workdir: str | os.PathLike, metrics: Mapping[str, Any], protocol: Mapping[str, Any],
-                  config: Mapping[str, Any], wall_time_s: float) -> Path:
+                  config: Mapping[str, Any], wall_time_s: float, run: Mapping[str, Any] | None = None) -> Path:
     """Write `workdir/results.json` atomically (process 0 only); returns its path."""
     path = Path(workdir) / "results.json"
     if jax.process_index() != 0:
@@ -61,6 +77,8 @@ def write_results(workdir: str | os.PathLike, metrics: Mapping[str, Any], protoc
         "environment": environment(),
         "wall_time_s": round(float(wall_time_s), 3),
     }
+    if run is not None:
+        doc["run"] = dict(run)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(doc, indent=2, sort_keys=True, default=_jsonable))
     os.replace(tmp, path)

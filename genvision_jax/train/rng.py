@@ -1,4 +1,4 @@
-"""Named RNG streams (DESIGN.md section 4).
+"""Named RNG streams.
 
 Every random draw derives its key as `fold_in(fold_in(root, stream), step)`. No key lives in the train
 state, so a run resumed at step k draws exactly the numbers an uninterrupted run draws at step k, on

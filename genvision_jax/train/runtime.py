@@ -11,12 +11,16 @@ log = logging.getLogger(__name__)
 DEFAULT_CACHE_DIR = Path(os.environ.get("GENVISION_CACHE_DIR", Path.home() / ".cache" / "genvision_jax"))
 
 
-def enable_compilation_cache(cache_dir: str | os.PathLike | None = None) -> Path:
-    """Persist compiled XLA programs across runs (a re-run or resume skips most compile time)."""
+def enable_compilation_cache(cache_dir: str | os.PathLike | None = None, min_compile_time_s: float | None = None) -> Path:
+    """Persist compiled XLA programs across runs (a re-run or resume skips most compile time); programs
+    that compile faster than `min_compile_time_s` (default $GENVISION_CACHE_MIN_COMPILE_SECS, else 1 s)
+    are not worth the disk read and stay uncached."""
+    if min_compile_time_s is None:
+        min_compile_time_s = float(os.environ.get("GENVISION_CACHE_MIN_COMPILE_SECS", 1.0))
     path = Path(cache_dir) if cache_dir else DEFAULT_CACHE_DIR / "jax_compilation_cache"
     path.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(path))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_time_s))
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return path
 

@@ -9,6 +9,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from genvision_jax.errors import ConfigError
+
 DATA_AXIS = "data"
 
 
@@ -29,9 +31,9 @@ def create_replicated(init_fn, rng: jax.Array, mesh: Mesh):
     return jax.jit(init_fn, out_shardings=replicated_sharding(mesh))(rng)
 
 
-def abstract_replicated(init_fn, mesh: Mesh):
+def abstract_replicated(init_fn, mesh: Mesh, rng: jax.Array | None = None):
     """Shapes, dtypes and replicated shardings of `init_fn(rng)`'s outputs: the target for checkpoint restores."""
-    shapes = jax.eval_shape(init_fn, jax.random.key(0))
+    shapes = jax.eval_shape(init_fn, jax.random.key(0) if rng is None else rng)
     sharding = replicated_sharding(mesh)
     return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), shapes)
 
@@ -41,14 +43,15 @@ def batch_sharding(mesh: Mesh, ndim: int = 1) -> NamedSharding:
     return NamedSharding(mesh, P(DATA_AXIS, *([None] * (ndim - 1))))
 
 
-def check_global_batch_size(global_batch_size: int, mesh: Mesh) -> int:
-    """Per-process batch size for a global batch; errors name the sizes that do not divide."""
+def check_global_batch_size(global_batch_size: int, mesh: Mesh, name: str = "batch_size") -> int:
+    """Per-process batch size for a global batch; a size that does not divide is a ConfigError naming it."""
     n_dev, n_proc = mesh.devices.size, jax.process_count()
-    if global_batch_size <= 0 or global_batch_size % n_dev:
-        raise ValueError(
-            f"batch_size={global_batch_size} must be a positive multiple of the device count {n_dev}"
+    if isinstance(global_batch_size, bool) or not isinstance(global_batch_size, (int, np.integer)) \
+            or global_batch_size <= 0 or global_batch_size % n_dev:
+        raise ConfigError(
+            f"{name}={global_batch_size} must be a positive multiple of the device count {n_dev}"
         )
-    return global_batch_size // n_proc
+    return int(global_batch_size) // n_proc
 
 
 def to_global_batch(local_batch: Any, mesh: Mesh) -> Any:
@@ -66,7 +69,7 @@ def constrain_batch(x: jax.Array, mesh: Mesh) -> jax.Array:
     """Pin a tensor created inside a step (noise, masks) to the batch sharding.
 
     Without this, XLA may materialize the whole random tensor on every device and compute the
-    whole batch everywhere (measured 8x slower on 8 devices; DESIGN.md section 4).
+    whole batch everywhere (measured 8x slower on 8 devices).
     """
     return jax.lax.with_sharding_constraint(x, batch_sharding(mesh, x.ndim))
 

@@ -1,4 +1,4 @@
-"""Run outputs: metrics.jsonl, TensorBoard events and PNG image grids (process 0 writes)."""
+"""Run outputs: metrics.jsonl, TensorBoard events, PNG image grids and progress bars (process 0 writes)."""
 
 import json
 import math
@@ -9,6 +9,13 @@ from typing import Mapping
 import jax
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
+
+
+def progress(iterable=None, *, total: int | None = None, desc: str = "", initial: int = 0, unit: str = "it"):
+    """A tqdm progress bar (rate and ETA, on stderr) on process 0; silent on the others."""
+    return tqdm(iterable, total=total, desc=desc, initial=initial, unit=unit, dynamic_ncols=True,
+                mininterval=2.0, disable=jax.process_index() != 0)
 
 
 def image_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2) -> np.ndarray:

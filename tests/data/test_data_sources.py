@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from genvision_jax.data import get_source, mixture2d, sources
+from genvision_jax.data import get_source, sources
+from genvision_jax.errors import ConfigError
+from genvision_jax.data.datasets import mixture2d
 
 
 class GvTinyCatalog(sources.LocalCodePath, tfds.core.GeneratorBasedBuilder):
@@ -63,7 +65,7 @@ def test_catalog_dataset_reads(catalog_dir):
 def test_catalog_wrong_split_and_config(catalog_dir):
     with pytest.raises(ValueError, match=r"'validation'.*\['test', 'train'\]"):
         get_source("tfds:gv_tiny_catalog", "validation", data_dir=catalog_dir)
-    with pytest.raises(TypeError, match="image_size"):
+    with pytest.raises(ConfigError, match="image_size"):
         get_source("tfds:gv_tiny_catalog", "train", data_dir=catalog_dir, image_size=32)
 
 
@@ -88,7 +90,7 @@ def test_unknown_name_split_and_config_errors(tmp_path):
         get_source("digitz", "train", data_dir=str(tmp_path))
     with pytest.raises(ValueError, match=r"'valid'.*\['test', 'train'\]"):
         get_source("digits", "valid", data_dir=str(tmp_path))
-    with pytest.raises(TypeError, match=r"\['size'\].*\['image_size'\]"):
+    with pytest.raises(ConfigError, match=r"\['size'\].*\['image_size'\]"):
         get_source("digits", "train", data_dir=str(tmp_path), size=32)
     with pytest.raises(ValueError, match=r"image_size=64.*\[8, 16, 32\]"):
         get_source("digits", "train", data_dir=str(tmp_path), image_size=64)

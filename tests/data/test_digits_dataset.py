@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from genvision_jax.data import digits, get_source
+from genvision_jax.data import get_source
+from genvision_jax.data.datasets import digits
 
 
 def _all(source):

@@ -5,7 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from genvision_jax.data import get_source, mixture2d
+from genvision_jax.data import get_source
+from genvision_jax.data.datasets import mixture2d
 
 NUM_TRAIN = 20_000
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from genvision_jax.data import get_source, scenes
+from genvision_jax.data import get_source, nerf_folders, scenes
+from genvision_jax.data.datasets import synthetic_scenes
 from genvision_jax.rendering import cameras
 from genvision_jax.rendering.cameras import Intrinsics
 
@@ -208,7 +209,7 @@ def test_tfds_builder_features_and_determinism(data_dir, tmp_path):
 
 
 def test_load_split_dynamic_black(data_dir):
-    data = scenes.load_split(split="test", data_dir=data_dir, scene="dynamic", background="black",
+    data = synthetic_scenes.load_split(split="test", data_dir=data_dir, scene="dynamic", background="black",
                              **_SMALL)
     assert data["images"].shape == (2, 16, 16, 3) and data["images"].dtype == np.float32
     assert data["alphas"].shape == data["depths"].shape == (2, 16, 16)
@@ -233,7 +234,7 @@ def test_builder_config_errors(tmp_path):
         get_source("synthetic_scenes", "train", data_dir=str(tmp_path), background="grey")
     with pytest.raises(ValueError, match=r"Unknown split 'validation'.*'val'"):
         get_source("synthetic_scenes", "validation", data_dir=str(tmp_path))
-    with pytest.raises(TypeError, match="num_views"):
+    with pytest.raises(ValueError, match="num_views"):
         get_source("synthetic_scenes", "train", data_dir=str(tmp_path), num_views=3)
     assert not os.path.exists(tmp_path / "synthetic_scenes")  # Nothing generated.
 
@@ -263,7 +264,7 @@ def _write_blender(folder, split="train", size=(4, 4)):
 
 def test_load_blender_compositing_and_cameras(tmp_path):
     meta = _write_blender(tmp_path)
-    data = scenes.load_blender(tmp_path, "train")
+    data = nerf_folders.load_blender(tmp_path, "train")
     assert data["images"].shape == (2, 4, 4, 3) and "depths" not in data
     a = 128 / 255
     # Straight alpha over white: c a + (1 - a).
@@ -271,7 +272,7 @@ def test_load_blender_compositing_and_cameras(tmp_path):
                                atol=1e-6)
     np.testing.assert_allclose(data["images"][1, 0, 3], np.array([200, 100, 150]) / 255, atol=1e-6)
     np.testing.assert_allclose(data["alphas"][0, 0], [a, a, 1, 1], atol=1e-7)
-    black = scenes.load_blender(tmp_path, "train", white_background=False)
+    black = nerf_folders.load_blender(tmp_path, "train", white_background=False)
     np.testing.assert_allclose(black["images"][0, 0, 0], np.array([200, 100, 50]) / 255 * a, atol=1e-6)
     assert black["background"] == "black" and data["background"] == "white"
     np.testing.assert_allclose(data["c2w"][1], meta["frames"][1]["transform_matrix"], atol=1e-7)
@@ -280,12 +281,12 @@ def test_load_blender_compositing_and_cameras(tmp_path):
     np.testing.assert_allclose(data["intrinsics"][0], [fx, fx, 2.0, 2.0], rtol=1e-6)
     assert (data["near"], data["far"]) == (2.0, 6.0)
 
-    half = scenes.load_blender(tmp_path, "train", downscale=2)
+    half = nerf_folders.load_blender(tmp_path, "train", downscale=2)
     assert half["images"].shape == (2, 2, 2, 3)
     np.testing.assert_allclose(half["intrinsics"][0], [fx / 2, fx / 2, 1.0, 1.0], rtol=1e-6)
     np.testing.assert_allclose(half["images"][0, 0, 0], data["images"][0, 0, 0], atol=1e-6)
     # One 4x4 block: half alpha a, half 1; premultiplied colour and alpha are averaged.
-    quarter = scenes.load_blender(tmp_path, "train", downscale=4)
+    quarter = nerf_folders.load_blender(tmp_path, "train", downscale=4)
     alpha = (a + 1) / 2
     premult = np.array([200, 100, 50]) / 255 * alpha
     np.testing.assert_allclose(quarter["alphas"][0, 0, 0], alpha, atol=1e-7)
@@ -294,27 +295,45 @@ def test_load_blender_compositing_and_cameras(tmp_path):
 
 def test_load_blender_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        scenes.load_blender(tmp_path / "nowhere", "train")
+        nerf_folders.load_blender(tmp_path / "nowhere", "train")
     _write_blender(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"transforms_val\.json.*transforms_train\.json"):
-        scenes.load_blender(tmp_path, "val")
+        nerf_folders.load_blender(tmp_path, "val")
     with pytest.raises(ValueError, match="downscale=3"):
-        scenes.load_blender(tmp_path, "train", downscale=3)
+        nerf_folders.load_blender(tmp_path, "train", downscale=3)
     meta = json.loads((tmp_path / "transforms_train.json").read_text())
     (tmp_path / "transforms_test.json").write_text(json.dumps({"frames": meta["frames"]}))
     with pytest.raises(ValueError, match="missing key 'camera_angle_x'"):
-        scenes.load_blender(tmp_path, "test")
+        nerf_folders.load_blender(tmp_path, "test")
     bad = dict(meta, frames=[{"file_path": "./train/r_0"}])
     (tmp_path / "transforms_test.json").write_text(json.dumps(bad))
     with pytest.raises(ValueError, match=r"frames\[0\] is missing key 'transform_matrix'"):
-        scenes.load_blender(tmp_path, "test")
+        nerf_folders.load_blender(tmp_path, "test")
     bad = dict(meta, frames=[dict(meta["frames"][0], file_path="./train/r_9")])
     (tmp_path / "transforms_test.json").write_text(json.dumps(bad))
     with pytest.raises(FileNotFoundError, match="r_9"):
-        scenes.load_blender(tmp_path, "test")
+        nerf_folders.load_blender(tmp_path, "test")
+    frame = meta["frames"][0]
+    for matrix, message in ((np.full((4, 4), np.nan).tolist(), "holds non-finite values"),
+                            (np.zeros((4, 4)).tolist(), "is singular"),
+                            ("identity", "must be a 4x4 matrix of numbers"),
+                            ([[1.0, 0.0], [0.0, 1.0]], r"must be 4x4 \(or 3x4\), got shape \(2, 2\)")):
+        (tmp_path / "transforms_test.json").write_text(json.dumps(dict(meta, frames=[dict(frame, transform_matrix=matrix)])))
+        with pytest.raises(ValueError, match=r"transforms_test.json: frames\[0\].transform_matrix " + message):
+            nerf_folders.load_blender(tmp_path, "test")
+    for angle in ("wide", None, float("inf")):
+        (tmp_path / "transforms_test.json").write_text(json.dumps(dict(meta, camera_angle_x=angle)))
+        with pytest.raises(ValueError, match="camera_angle_x must be a finite number"):
+            nerf_folders.load_blender(tmp_path, "test")
+    (tmp_path / "transforms_test.json").write_text("{not json")
+    with pytest.raises(ValueError, match="transforms_test.json is not valid JSON"):
+        nerf_folders.load_blender(tmp_path, "test")
+    (tmp_path / "train" / "r_1.png").write_text("not an image")
+    with pytest.raises(ValueError, match=r"r_1.png is not a readable image"):
+        nerf_folders.load_blender(tmp_path, "train")
     Image.new("RGBA", (6, 4)).save(tmp_path / "train" / "r_1.png")
     with pytest.raises(ValueError, match="6x4 pixels but frames"):
-        scenes.load_blender(tmp_path, "train")
+        nerf_folders.load_blender(tmp_path, "train")
 
 
 def _write_llff(folder, num=3, size=(6, 4), focal=5.0, image_dir="images"):
@@ -341,7 +360,7 @@ def test_load_llff_conversion_and_intrinsics(tmp_path):
     # Row 0 by hand: camera at (0, -4, 1) looking along +y, image right +x, image down -z.
     np.testing.assert_allclose(rows[0, :15].reshape(3, 5)[:, :4],
                                [[0, 1, 0, 0], [0, 0, -1, -4], [-1, 0, 0, 1]], atol=1e-6)
-    data = scenes.load_llff(tmp_path, recenter=False, bd_factor=None)
+    data = nerf_folders.load_llff(tmp_path, recenter=False, bd_factor=None)
     assert data["images"].shape == (3, 4, 6, 3) and "depths" not in data
     np.testing.assert_allclose(data["c2w"][0], [[1, 0, 0, 0], [0, 0, -1, -4], [0, 1, 0, 1],
                                                 [0, 0, 0, 1]], atol=1e-6)
@@ -352,18 +371,18 @@ def test_load_llff_conversion_and_intrinsics(tmp_path):
     assert np.all(data["alphas"] == 1) and np.all(data["times"] == 0)
     assert data["bounds"].shape == (3, 2)
 
-    test = scenes.load_llff(tmp_path, split="test", holdout=2, recenter=False, bd_factor=None)
-    train = scenes.load_llff(tmp_path, split="train", holdout=2, recenter=False, bd_factor=None)
+    test = nerf_folders.load_llff(tmp_path, split="test", holdout=2, recenter=False, bd_factor=None)
+    train = nerf_folders.load_llff(tmp_path, split="train", holdout=2, recenter=False, bd_factor=None)
     np.testing.assert_array_equal(test["c2w"], data["c2w"][[0, 2]])
     np.testing.assert_array_equal(train["images"], data["images"][[1]])
 
-    nerf = scenes.load_llff(tmp_path)  # NeRF's defaults: bounds scaled, poses recentered.
+    nerf = nerf_folders.load_llff(tmp_path)  # NeRF's defaults: bounds scaled, poses recentered.
     assert nerf["bounds"].min() == pytest.approx(1 / 0.75)
     assert nerf["near"] == pytest.approx(0.9 / 0.75)
     np.testing.assert_allclose(np.asarray(cameras.average_pose(nerf["c2w"])), np.eye(4)[:3], atol=1e-5)
 
     # factor 2 without images_2: images/ downsized here, focal scaled with the image.
-    half = scenes.load_llff(tmp_path, factor=2, recenter=False, bd_factor=None)
+    half = nerf_folders.load_llff(tmp_path, factor=2, recenter=False, bd_factor=None)
     assert half["images"].shape == (3, 2, 3, 3)
     np.testing.assert_allclose(half["intrinsics"][0], [2.5, 2.5, 1.5, 1.0])
     np.testing.assert_allclose(half["images"][1].reshape(-1, 3)[1:], 40 / 255, atol=1e-6)
@@ -376,7 +395,7 @@ def test_load_llff_uses_images_factor_folder(tmp_path):
     _write_llff(tmp_path)
     _write_llff(tmp_path, size=(3, 2), image_dir="images_2")  # Rows rewritten with the same poses.
     _write_llff(tmp_path)
-    data = scenes.load_llff(tmp_path, factor=2, recenter=False, bd_factor=None)
+    data = nerf_folders.load_llff(tmp_path, factor=2, recenter=False, bd_factor=None)
     assert data["images"].shape == (3, 2, 3, 3)
     np.testing.assert_allclose(data["images"][0, 0, 0], [1, 0, 0])  # The stored small image.
     np.testing.assert_allclose(data["intrinsics"][0], [2.5, 2.5, 1.5, 1.0])
@@ -384,22 +403,35 @@ def test_load_llff_uses_images_factor_folder(tmp_path):
 
 def test_load_llff_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        scenes.load_llff(tmp_path / "nowhere")
+        nerf_folders.load_llff(tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="poses_bounds.npy"):
-        scenes.load_llff(tmp_path)
+        nerf_folders.load_llff(tmp_path)
     rows = _write_llff(tmp_path)
     np.save(tmp_path / "poses_bounds.npy", rows[:, :15])
     with pytest.raises(ValueError, match=r"poses_bounds.npy.*\[N, 17\]"):
-        scenes.load_llff(tmp_path)
+        nerf_folders.load_llff(tmp_path)
     np.save(tmp_path / "poses_bounds.npy", rows[:2])
     with pytest.raises(ValueError, match="has 3 images but .* has 2 poses"):
-        scenes.load_llff(tmp_path)
+        nerf_folders.load_llff(tmp_path)
+    bad = rows.copy()
+    bad[1, 3] = np.nan
+    np.save(tmp_path / "poses_bounds.npy", bad)
+    with pytest.raises(ValueError, match=r"poses_bounds.npy: row 1 holds non-finite values"):
+        nerf_folders.load_llff(tmp_path)
+    bad = rows.copy()
+    bad[2, :15] = 0.0
+    np.save(tmp_path / "poses_bounds.npy", bad)
+    with pytest.raises(ValueError, match=r"poses_bounds.npy: row 2 pose is singular"):
+        nerf_folders.load_llff(tmp_path)
+    np.save(tmp_path / "poses_bounds.npy", rows.astype(str))
+    with pytest.raises(ValueError, match="poses_bounds.npy must hold numbers"):
+        nerf_folders.load_llff(tmp_path)
     np.save(tmp_path / "poses_bounds.npy", rows)
     Image.new("RGB", (5, 4)).save(tmp_path / "images" / "img_001.png")
     with pytest.raises(ValueError, match=r"img_001.png is 5x4 pixels but .* says 6x4"):
-        scenes.load_llff(tmp_path)
+        nerf_folders.load_llff(tmp_path)
     with pytest.raises(ValueError, match="split='val'"):
-        scenes.load_llff(tmp_path, split="val")
+        nerf_folders.load_llff(tmp_path, split="val")
 
 
 def test_material_validation():

@@ -6,7 +6,9 @@ import os
 import numpy as np
 import pytest
 
-from genvision_jax.data import get_source, shapes
+from genvision_jax.data import get_source
+from genvision_jax.data.datasets import shapes
+from genvision_jax.errors import ConfigError
 
 NUM_TRAIN, NUM_TEST = 600, 120
 # Circumradius-1 areas, from geometry (not from the module's polygons).
@@ -139,6 +141,6 @@ def test_config_names_and_errors(tmp_path):
         get_source("shapes", "train", data_dir=str(tmp_path), image_size=48)
     with pytest.raises(ValueError, match="num_train"):
         get_source("shapes", "train", data_dir=str(tmp_path), num_train=0)
-    with pytest.raises(TypeError, match=r"\['colour'\].*image_size"):
+    with pytest.raises(ConfigError, match=r"\['colour'\].*image_size"):
         get_source("shapes", "train", data_dir=str(tmp_path), colour=True)
     assert not os.listdir(tmp_path)  # Nothing generated for a bad config.

@@ -9,7 +9,8 @@ import pytest
 from experiments import sweep
 from experiments.gan_losses.configs import default as losses_configs
 from experiments.gan_mode_collapse.configs import default as collapse_configs
-from experiments.gan_mode_collapse.train import train_and_evaluate as collapse_train
+from genvision_jax.errors import ConfigError
+from genvision_jax.tasks.gan_points import train_and_evaluate as collapse_train
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,6 +21,7 @@ def test_mode_collapse_tiny_reports_per_seed_coverage_and_resumes(tmp_path, caps
     m = out["metrics"]
     assert len(m["modes_covered_per_seed"]) == config.num_seeds == 2
     assert m["modes_covered"] == pytest.approx(np.mean(m["modes_covered_per_seed"]))
+    assert m["modes_covered_std"] == pytest.approx(np.std(m["modes_covered_per_seed"], ddof=1))
     assert 0.0 <= m["high_quality"] <= 1.0 and m["num_modes"] == 8
     res = json.loads((tmp_path / "results.json").read_text())
     assert res["protocol"]["seeds"] == [0, 1] and res["protocol"]["num_samples"] == config.eval.num_samples
@@ -29,6 +31,7 @@ def test_mode_collapse_tiny_reports_per_seed_coverage_and_resumes(tmp_path, caps
     assert [r["step"] for r in rows] == [3, 6]
     # Training longer in the same workdir resumes from the step-6 checkpoint.
     config.num_steps = 9
+    config.allow_config_change = True
     capsys.readouterr()
     collapse_train(config, str(tmp_path))
     assert "resuming from step 6" in capsys.readouterr().out
@@ -52,7 +55,7 @@ def test_gan_losses_sweep_overrides_apply():
     cfg = sweep.apply_overrides(base, next(e for e in entries if e["name"] == "shapes/wgan_gp/spectral")["overrides"])
     assert (cfg.dataset.name, cfg.dataset.channels, cfg.model.d_norm) == ("shapes", 3, "spectral")
     assert (cfg.gan.n_critic, cfg.gan.penalty, cfg.d_optimizer.b1, cfg.d_optimizer.b2) == (5, "wgan_gp", 0.0, 0.9)
-    with pytest.raises(KeyError, match="no config key 'penalty_wieght'"):
+    with pytest.raises(ConfigError, match="no key 'penalty_wieght'"):
         sweep.apply_overrides(base, {"gan.penalty_wieght": 1.0})
 
 
@@ -65,12 +68,9 @@ def test_sweep_runner_tabulates_runs_and_records_failures(tmp_path, monkeypatch)
     res = json.loads((tmp_path / "digits/wgan_gp/spectral/seed0/results.json").read_text())
     assert res["config"]["gan"]["penalty"] == "wgan_gp" and res["config"]["model"]["d_norm"] == "spectral"
     # A variant that raises is recorded and tabulated as failed; the sweep goes on.
-    import experiments.dcgan.train as trainer
-
     def diverge(config, workdir):
         raise FloatingPointError("non-finite d_loss = nan at step 3")
-    monkeypatch.setattr(trainer, "train_and_evaluate", diverge)
-    monkeypatch.setattr("experiments.gan_losses.train.train_and_evaluate", diverge)
+    monkeypatch.setattr("genvision_jax.tasks.gan_images.train_and_evaluate", diverge)
     report = sweep.run_sweep(config_path, str(tmp_path), only="digits/hinge/none", seeds=[0])
     assert report["runs"][0]["failed"] == ["FloatingPointError: non-finite d_loss = nan at step 3"]
     assert "failed" in (tmp_path / "table.md").read_text()
@@ -91,5 +91,5 @@ def test_sweep_workers_claim_each_run_once_and_match_one_process(tmp_path, monke
     assert len(started) == 2 and len(set(started)) == 2  # every run trained once, by one worker
     assert not (tmp_path / "two" / ".claims").exists()
     assert two["sweep_elapsed"]["workers"] == 2 and "2 worker(s)" in (tmp_path / "two" / "table.md").read_text()
-    with pytest.raises(ValueError, match="workers must be >= 1"):
+    with pytest.raises(ConfigError, match="workers must be >= 1"):
         sweep.run_sweep(config_path, str(tmp_path / "one"), workers=0)

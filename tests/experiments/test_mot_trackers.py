@@ -1,4 +1,5 @@
-"""The tracker study at `tiny` scale: outputs and protocol, the claims block, resume reuses the trained ReID."""
+"""The tracker study at `tiny` scale (the ReID trainer, its evaluation and the tracker benchmark):
+outputs and protocol, the claims block, a re-run reuses the trained ReID and repeats every number."""
 
 import json
 
@@ -6,13 +7,13 @@ import numpy as np
 import pytest
 
 from experiments.mot_trackers.configs.default import get_config
-from experiments.mot_trackers.study import run_study
+from genvision_jax.errors import ConfigError
+from genvision_jax.tasks.reid import train_and_evaluate
 
 
 def test_tiny_study_writes_results_and_resumes(tmp_path):
     config = get_config("tiny")
-    logs = []
-    out = run_study(config, str(tmp_path), log=logs.append)
+    out = train_and_evaluate(config, str(tmp_path))
     res = json.loads((tmp_path / "results.json").read_text())
     summary = res["metrics"]["summary"]
     assert list(summary) == list(config.benchmark.levels)
@@ -30,7 +31,7 @@ def test_tiny_study_writes_results_and_resumes(tmp_path):
     assert isinstance(claims["deepsort_fewer_id_switches_than_sort"], bool)
     assert isinstance(claims["bytetrack_recovers_more_low_score_than_sort"], bool)
     assert res["protocol"]["frames_per_sequence"] == config.benchmark.num_frames
-    assert res["protocol"]["reid"]["info"]["source"] == "trained"
+    assert res["protocol"]["reid"]["steps"] == config.num_steps and res["protocol"]["reid"]["num_identities"] > 4
     assert 0.0 <= res["metrics"]["reid"]["mAP"] <= 1.0
     assert (tmp_path / "table.md").read_text().count("\n") == 2 + len(summary) * len(config.trackers)
     assert (tmp_path / "frames_hardest.png").exists() and (tmp_path / "reid.msgpack").exists()
@@ -39,23 +40,37 @@ def test_tiny_study_writes_results_and_resumes(tmp_path):
     per_seq = [json.loads(line) for line in (tmp_path / "sequences.jsonl").read_text().splitlines()]
     assert len(per_seq) == len(summary) * config.benchmark.sequences_per_level * len(config.trackers)
 
-    # Same workdir again: the finished ReID is reused, and every metric but the timings repeats exactly.
-    again = run_study(config, str(tmp_path), log=logs.append)
-    res2 = json.loads((tmp_path / "results.json").read_text())
-    assert res2["protocol"]["reid"]["info"]["source"] == "trained earlier in this workdir"
+    # Same workdir again: the finished training resumes at its last step, and every metric but the
+    # timings repeats exactly.
+    again = train_and_evaluate(config, str(tmp_path))["metrics"]
+    assert json.loads((tmp_path / "results.json").read_text())["run"]["start_step"] == config.num_steps
     for level in summary:
         for name in summary[level]:
             for k in ("mota", "idf1", "hota", "num_switches", "low_score_recovered"):
                 assert again["summary"][level][name][k] == summary[level][name][k]
-    assert out["claims"] == again["claims"]
+    assert out["metrics"]["claims"] == again["claims"] and out["metrics"]["reid"] == again["reid"]
+
+
+def test_training_separates_identities_better_than_the_untrained_network(tmp_path):
+    """150 steps at tiny widths: held-out cross-camera mAP rises above the untrained network's."""
+    config = get_config("tiny")
+    with config.unlocked():
+        config.num_steps, config.log_every, config.checkpoint_every = 150, 50, 150
+        config.benchmark.levels = ("easy",)
+        config.reid.train.p, config.reid.train.k = 8, 4
+    m = train_and_evaluate(config, str(tmp_path))["metrics"]
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert losses[-1] < 0.8 * losses[0], losses
+    assert m["reid"]["mAP"] > m["reid_untrained"]["mAP"] + 0.02, (m["reid"], m["reid_untrained"])
 
 
 def test_unknown_level_is_named(tmp_path):
     config = get_config("tiny")
     with config.unlocked():
         config.benchmark.levels = ("easy", "extreme")
-    with pytest.raises(ValueError, match="extreme"):
-        run_study(config, str(tmp_path))
+    with pytest.raises(ConfigError, match="extreme"):
+        train_and_evaluate(config, str(tmp_path))
+    assert not tmp_path.joinpath("config.json").exists()
 
 
 def test_config_variants():

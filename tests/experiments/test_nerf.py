@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from experiments.nerf.configs.default import get_config
-from experiments.nerf.train import train_and_evaluate
+from genvision_jax.errors import ConfigError
+from genvision_jax.tasks.nerf import train_and_evaluate
 
 
 def test_tiny_nerf_writes_renders_curves_results_and_resumes(tmp_path, capsys):
@@ -26,8 +27,9 @@ def test_tiny_nerf_writes_renders_curves_results_and_resumes(tmp_path, capsys):
     view = np.asarray(Image.open(tmp_path / "renders" / "view_000.png"))
     assert view.shape == (16, 16 * 4, 3)  # GT | render | GT depth | depth
     assert Image.open(tmp_path / "turntable.gif").n_frames == 2
-    # Training longer in the same workdir resumes from the step-4 checkpoint.
+    # Training longer in the same workdir resumes from the step-4 checkpoint (a changed config: allowed).
     config.num_steps = 6
+    config.allow_config_change = True
     capsys.readouterr()
     train_and_evaluate(config, str(tmp_path))
     assert "resuming from step 4" in capsys.readouterr().out
@@ -37,15 +39,15 @@ def test_tiny_nerf_writes_renders_curves_results_and_resumes(tmp_path, capsys):
 def test_config_errors_name_the_problem(tmp_path):
     config = get_config("tiny")
     config.dataset.name = "blender"
-    with pytest.raises(ValueError, match="unknown dataset.name 'blender'"):
+    with pytest.raises(ConfigError, match="unknown dataset.name 'blender'"):
         train_and_evaluate(config, str(tmp_path / "a"))
     config = get_config("tiny")
     config.dataset.num_train_views = 1000
-    with pytest.raises(ValueError, match="asked for 1000 views but the split has 100"):
+    with pytest.raises(ConfigError, match="asked for 1000 views but the split has 100"):
         train_and_evaluate(config, str(tmp_path / "b"))
     config = get_config("tiny")
     config.regularizer.l1 = 1.0
-    with pytest.raises(ValueError, match=r"\['l1'\] do not apply to field 'nerf'"):
+    with pytest.raises(ConfigError, match=r"\['l1'\] do not apply to field 'nerf'"):
         train_and_evaluate(config, str(tmp_path / "c"))
 
 

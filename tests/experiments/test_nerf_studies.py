@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from experiments import sweep
-from experiments.field_race.train import race_summary
+from experiments.field_race.report import race_summary
 
 REPO = Path(__file__).resolve().parents[2]
 STUDIES = {"nerf_encoding": 6, "nerf_hierarchical": 2, "field_race": 4, "sparse_views": 4, "dnerf": 4}
@@ -84,10 +84,11 @@ def test_race_summary_times_each_field_to_nerfs_final_psnr(tmp_path):
 def test_motion_masks_and_psnr_split_moving_from_static_pixels(tmp_path):
     from PIL import Image
 
-    from experiments.dnerf.train import motion_masks, motion_psnr
-    from genvision_jax.data import scenes
+    from experiments.dnerf.report import motion_masks, motion_psnr
+    from genvision_jax.data.datasets import synthetic_scenes
 
-    views = scenes.load_split("synthetic_scenes", "test", scene="dynamic", image_size=16, background="white")
+    views = synthetic_scenes.load_split("synthetic_scenes", "test", scene="dynamic", image_size=16,
+                                        background="white")
     views = {k: (v[:3] if isinstance(v, np.ndarray) and v.ndim and len(v) == 20 else v) for k, v in views.items()}
     masks = motion_masks("dynamic", views, num_times=5)
     assert masks.shape == (3, 16, 16) and 0.02 < masks.mean() < 0.8  # the ball and the box move, the floor not
@@ -108,7 +109,7 @@ def test_motion_masks_and_psnr_split_moving_from_static_pixels(tmp_path):
 
 
 def test_time_curriculum_widens_from_the_earliest_views_to_all():
-    from experiments.nerf.train import time_curriculum_views
+    from genvision_jax.tasks.nerf import time_curriculum_views
 
     counts = [time_curriculum_views(s, 100, 50) for s in range(1, 121)]
     assert counts[0] == 3 and counts[5] == 3  # at least 3 views at the start (D-NeRF's code)

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from genvision_jax.data.transforms import ScaleImage
+from genvision_jax.metrics import load_digits_extractor
 from genvision_jax.metrics.features import (FeatureExtractor, InputSpec, features_from_images,
-                                            get_feature_extractor, load_digits_extractor,
+                                            get_feature_extractor,
                                             scale_uint8, stats_from_images)
 from genvision_jax.metrics.fid import compute_fid
-from genvision_jax.models.recognizers.train_classifier import load_split
+from genvision_jax.tasks.classifier import load_split
 from genvision_jax.train.sharding import batch_sharding, make_mesh
 
 
@@ -170,7 +171,7 @@ def test_registry_errors(spec, kwargs, match):
 ])
 def test_registry_parses_inception_specs(monkeypatch, spec, output, path, resize, net_output):
     # The network itself is tested in test_inception.py; here only what the registry passes on.
-    from genvision_jax.metrics import inception
+    from genvision_jax.metrics.extractors import inception
 
     calls = []
     monkeypatch.setattr(inception, "load_inception_extractor",

@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 from flax import traverse_util  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from genvision_jax.metrics.inception import (  # noqa: E402
+from genvision_jax.metrics.extractors.inception import (  # noqa: E402
     load_inception_extractor,
     resize_clean,
     resize_legacy,

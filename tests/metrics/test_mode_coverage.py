@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from genvision_jax.data.mixture2d import MIXTURES, sample
+from genvision_jax.data.datasets.mixture2d import MIXTURES, sample
 from genvision_jax.metrics.mode_coverage import mode_coverage
 
 

@@ -5,7 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from genvision_jax.metrics.features import load_digits_extractor, scale_uint8, stats_from_images
+from genvision_jax.metrics import load_digits_extractor
+from genvision_jax.metrics.features import scale_uint8, stats_from_images
 from genvision_jax.metrics.fid import FeatureStats
 from genvision_jax.metrics.image_sources import dataset_images, npz_images
 from genvision_jax.metrics.reference import cache_dir, cache_path, reference_key, reference_stats

@@ -9,7 +9,7 @@ import pytest
 
 from genvision_jax.metrics import compute_fid, load_digits_extractor, stats_from_images
 from genvision_jax.models.recognizers import digits_classifier
-from genvision_jax.models.recognizers.train_digits_classifier import affine_warp, load_split
+from genvision_jax.tasks.classifier import affine_warp, load_split
 
 WEIGHTS = digits_classifier.WEIGHTS_DIR
 INFO = json.loads((WEIGHTS / f"{digits_classifier.NAME}.json").read_text())
@@ -17,7 +17,7 @@ INFO = json.loads((WEIGHTS / f"{digits_classifier.NAME}.json").read_text())
 
 @pytest.fixture(scope="module")
 def test_split():
-    images, labels, _ = load_split("test")
+    images, labels, _ = load_split("digits", "test")
     return images, labels
 
 
@@ -65,7 +65,7 @@ def test_features_shape_and_per_example_purity(extractor, test_split):
 
 def test_fid_real_vs_real_is_small_compared_with_noise(extractor, test_split):
     test_images, _ = test_split
-    train_images, _, _ = load_split("train")
+    train_images, _, _ = load_split("digits", "train")
     test_stats = stats_from_images(extractor, test_images, meta={"split": "test"})
     train_stats = stats_from_images(extractor, train_images, meta={"split": "train"})
     noise = np.random.default_rng(0).uniform(-1, 1, size=test_images.shape).astype(np.float32)

@@ -9,7 +9,8 @@ from genvision_jax.data import get_source
 from genvision_jax.data.transforms import ScaleImage
 from genvision_jax.metrics import compute_fid, get_feature_extractor, stats_from_images
 from genvision_jax.models.recognizers import conv_classifier, shapes_classifier
-from genvision_jax.models.recognizers.train_classifier import RECIPES, fit, shapes_attributes
+from experiments.domain_classifier.configs.default import get_config
+from genvision_jax.tasks.classifier import RECIPES, TrainState, classifier_step_fn, shapes_attributes
 
 WEIGHTS = shapes_classifier.WEIGHTS_DIR
 INFO = json.loads((WEIGHTS / f"{shapes_classifier.NAME}.json").read_text())
@@ -36,12 +37,12 @@ def test_shipped_weights_identity_and_recipe():
     assert conv_classifier.file_sha256(path) == INFO["sha256"]
     assert path.stat().st_size < 1_000_000
     assert INFO["input_spec"] == shapes_classifier.INPUT_SPEC
-    # The JSON records what the training script's recipe does (reproducible from --seed).
-    recipe = RECIPES["shapes"]
-    assert INFO["architecture"] == recipe["architecture"]
-    assert (INFO["train_steps"], INFO["batch_size"]) == (recipe["num_steps"], recipe["batch_size"])
-    assert INFO["augmentation"] == recipe["augmentation"] and INFO["seed"] == 0
-    assert INFO["auxiliary_loss"]["weight"] == recipe["aux_weight"]
+    # The JSON records what the trainer's shapes config does (reproducible from its seed).
+    config = get_config("shapes")
+    assert INFO["architecture"] == {**config.architecture.to_dict(), "widths": list(config.architecture.widths)}
+    assert (INFO["train_steps"], INFO["batch_size"]) == (config.num_steps, config.batch_size)
+    assert INFO["augmentation"] == RECIPES["shapes"]["augmentation"] == {} and INFO["seed"] == config.seed == 0
+    assert INFO["auxiliary_loss"]["weight"] == config.aux_weight
     assert INFO["dataset"]["name"] == "shapes/32x32/1.0.0" and INFO["test_accuracy"] >= 0.98
 
 
@@ -92,18 +93,33 @@ def test_shapes_attribute_targets():
                                rtol=1e-5)
 
 
-def test_fit_learns_a_separable_task_with_auxiliary_targets():
-    # Dark vs bright images with noise: the data-parallel loop (8 devices) must reach 100 %; the
-    # auxiliary head trains alongside and is not part of the returned classifier params.
+def test_step_learns_a_separable_task_with_auxiliary_targets():
+    # Dark vs bright images with noise: the data-parallel step (8 devices) must reach 100 %; the
+    # auxiliary head trains alongside and is kept apart from the classifier params.
+    import flax.linen as nn
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from genvision_jax.train import make_mesh, to_global_batch
+
     rng = np.random.default_rng(0)
-    labels = np.arange(64) % 2
+    labels = (np.arange(64) % 2).astype(np.int32)
     images = (np.where(labels, 0.5, -0.5)[:, None, None, None]
               + 0.2 * rng.normal(size=(64, 32, 32, 3))).clip(-1, 1).astype(np.float32)
     aux = images.mean(axis=(1, 2))  # [64, 3]
     model = conv_classifier.ConvClassifier(num_classes=2, widths=(8, 8, 8, 8), feature_dim=16,
                                            num_groups=4)
-    params = fit(model, images, labels.astype(np.int32), augment_fn=None, seed=0, num_steps=10,
-                 batch_size=16, learning_rate=1e-2, log_every=1000, aux_targets=aux)
-    assert set(params) == {"conv0", "conv1", "conv2", "conv3", "norm0", "norm1", "norm2", "norm3",
-                           "fc", "head"}
-    assert conv_classifier.accuracy(model, params, images, labels) == 1.0
+    mesh, tx, head = make_mesh(), optax.adam(1e-2), nn.Dense(3)
+    params = {"model": model.init(jax.random.key(0), images[:1])["params"],
+              "aux": head.init(jax.random.key(1), jnp.zeros((1, 16)))["params"]}
+    state = TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+    step = jax.jit(classifier_step_fn(model, tx, None, head, 1.0, mesh))
+    for i in range(10):
+        idx = np.arange(16) + 16 * (i % 4)
+        batch = to_global_batch({"image": images[idx], "label": labels[idx], "aux": aux[idx]}, mesh)
+        state, metrics = step(state, batch, jax.random.key(i))
+    assert float(metrics["aux_mse"]) < 0.05
+    assert set(state.params["model"]) == {"conv0", "conv1", "conv2", "conv3", "norm0", "norm1", "norm2", "norm3",
+                                          "fc", "head"}
+    assert conv_classifier.accuracy(model, jax.device_get(state.params["model"]), images, labels) == 1.0

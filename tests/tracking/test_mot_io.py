@@ -7,8 +7,8 @@ import pytest
 
 from genvision_jax.data import mot_synthetic as synth
 from genvision_jax.metrics.mot import evaluate_mot
-from genvision_jax.tracking import evaluate as evaluate_cli
-from genvision_jax.tracking import run as run_cli
+from genvision_jax.tasks.tracking import evaluate as evaluate_cli
+from genvision_jax.tasks.tracking import run as run_cli
 from genvision_jax.tracking.mot_io import MOTTable, read_mot, read_seqinfo, write_mot, write_seqinfo
 
 
@@ -114,11 +114,13 @@ def test_deepsort_cli_with_features_or_reid_weights(sequence_dir, tmp_path, caps
                          str(out)]) == 0
     assert evaluate_mot(seq.gt, read_mot(out))["idf1"] > 0.3
     # ReID weights + frames: features computed from the images.
+    import jax
+
     from genvision_jax.models.recognizers import reid
 
-    cfg = reid.ReIDTrainConfig(widths=(8, 8, 8, 8), embedding_dim=8)
-    params = reid.init_params(reid.make_model(cfg), cfg.crop_hw, seed=0)
-    weights = reid.save_reid(tmp_path / "reid.msgpack", params, cfg)
+    model = reid.ReIDNet(widths=(8, 8, 8, 8), embedding_dim=8)
+    params = reid.init_params(model, reid.CROP_HW, jax.random.key(0))
+    weights = reid.save_reid(tmp_path / "reid.msgpack", params, model, reid.CROP_HW)
     assert run_cli.main(["--tracker", "deepsort", "--detections", str(d / "det" / "det.txt"), "--out", str(out),
                          "--frames", str(d / "img1"), "--reid_weights", str(weights)]) == 0
     assert len(read_mot(out)) > 0

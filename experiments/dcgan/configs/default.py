@@ -6,15 +6,12 @@ Usage: --config experiments/dcgan/configs/default.py:cpu
 
 import ml_collections
 
+from genvision_jax.train.config import run_config
+
 
 def base() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.seed = 0
-    c.num_steps = 2000
+    c = run_config("gan_images", num_steps=2000, log_every=50, checkpoint_every=500, keep_checkpoints=3)
     c.batch_size = 64                # global, over all devices and hosts
-    c.log_every = 50
-    c.checkpoint_every = 500
-    c.keep_checkpoints = 3
     c.sample_every = 500
     c.num_sample_images = 64         # size of the fixed-z sample grid
 
@@ -36,7 +33,7 @@ def base() -> ml_collections.ConfigDict:
     c.model.minibatch_discrimination = 0
     c.model.num_classes = 0          # > 0: conditional BN in G, projection D; batches carry labels
 
-    # The GAN recipe (genvision_jax.train.gan.RECIPE_DEFAULTS): the plain DCGAN step by default.
+    # The GAN recipe (genvision_jax.tasks.gan.RECIPE_DEFAULTS): the plain DCGAN step by default.
     c.gan = ml_collections.ConfigDict(dict(loss="non_saturating", real_label=1.0, penalty="none",
                                            penalty_weight=0.0, penalty_every=1, n_critic=1, d_clip=0.0,
                                            feature_matching=False, instance_noise=0.0,
@@ -47,9 +44,11 @@ def base() -> ml_collections.ConfigDict:
     c.d_optimizer = ml_collections.ConfigDict(dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999))
 
     c.eval = ml_collections.ConfigDict()
-    c.eval.fid = True                # needs a feature extractor for the dataset (digits, shapes at 32x32)
+    # Generative metrics of genvision_jax.metrics.generative: any of fid, kid, prdc, is; () = no
+    # evaluation. They need a feature extractor for the dataset (digits, shapes at 32x32).
+    c.eval.metrics = ("fid",)
     c.eval.feature_extractor = ""    # '' = the dataset's domain classifier; or 'inception:PATH'
-    c.eval.fid_every = 0             # > 0: also FID every this many steps (FID-vs-step curves)
+    c.eval.fid_every = 0             # > 0: also evaluate every this many steps (FID-vs-step curves)
     c.eval.num_samples = 2000
     c.eval.batch_size = 200
     c.eval.real_split = "train"
@@ -68,7 +67,7 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         c.checkpoint_every = 2
         c.sample_every = 3
         c.num_sample_images = 16
-        c.eval.fid = False
+        c.eval.metrics = ()
     elif variant == "cpu":
         # make demo: about 4 minutes on 2 CPU cores. Half the paper's widths (32 instead of 64) give
         # 4x fewer FLOPs per step; the paper's widths are the `paper` variant.
@@ -92,8 +91,21 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         c.log_every = 100
         c.checkpoint_every = 5000
         c.sample_every = 5000
-        c.eval.fid = False
+        c.eval.metrics = ()
     else:
         raise ValueError(f"unknown DCGAN config variant {variant!r}; choose tiny, cpu, cpu_shapes or paper")
     c.lock()
     return c
+
+
+def get_sweep(variant: str = "cpu") -> list[dict]:
+    """The config as it is, once per `experiments.sweep --seeds` seed: the README's `make demo` table
+    (`--seeds 0,1,2`)."""
+    c = get_config(variant)
+    return [{"name": variant, "labels": {"run": variant, "dataset": c.dataset.name}, "overrides": {}}]
+
+
+TABLE = {"metrics": ["fid_initial", "fid_final", "fid_final_ema", "fid_real_test_split", "train_time_s"],
+         "rows": "run", "cols": "dataset",
+         "digits": {"fid_initial": 1, "fid_final": 2, "fid_final_ema": 2, "fid_real_test_split": 2,
+                    "train_time_s": 0}}

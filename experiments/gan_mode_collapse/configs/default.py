@@ -11,6 +11,8 @@ Usage:
 
 import ml_collections
 
+from genvision_jax.train.config import run_config
+
 # Objectives with their paper-standard Lipschitz mechanism where they need one.
 LOSSES = {
     "minimax": dict(loss="minimax"),
@@ -22,7 +24,7 @@ LOSSES = {
     "wgan_gp": dict(loss="wasserstein", penalty="wgan_gp", penalty_weight=10.0),  # Gulrajani et al. 2017
 }
 
-# The anti-collapse toolkit of seed 000 Q1, each as config overrides (gan.* recipe, model.*, optimizers).
+# The anti-collapse toolkit, each as config overrides (gan.* recipe, model.*, optimizers).
 REMEDIES = {
     "none": {},
     "minibatch_disc": {"model.minibatch_discrimination": 8},      # Salimans et al. 2016 §3.2
@@ -39,17 +41,13 @@ NO_TARGET_LOSSES = ("hinge", "wgan_clip", "wgan_gp")  # one-sided label smoothin
 
 
 def base() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.seed = 0
+    # num_steps counts G updates; log_every is also the number of steps fused into one jitted scan.
+    c = run_config("gan_points", num_steps=2000, log_every=250, checkpoint_every=1000, keep_checkpoints=2)
     c.num_seeds = 3                 # seeds seed, seed+1, ... trained side by side (vmapped)
-    c.num_steps = 2000              # G updates
     c.batch_size = 256              # per D update (a step with n_critic > 1 takes n_critic batches)
-    c.log_every = 250               # also the number of steps fused into one jitted scan
-    c.checkpoint_every = 1000
-    c.keep_checkpoints = 2
 
     c.dataset = ml_collections.ConfigDict()
-    c.dataset.mixture = "ring8"     # ring8 | grid25 (genvision_jax.data.mixture2d)
+    c.dataset.mixture = "ring8"     # ring8 | grid25 (genvision_jax.data.datasets.mixture2d)
     c.dataset.data_dir = ""
 
     c.model = ml_collections.ConfigDict()

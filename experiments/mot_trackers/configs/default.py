@@ -5,9 +5,12 @@ Usage: --config experiments/mot_trackers/configs/default.py:cpu
 
 `num_steps` is the ReID training length; `trackers` maps a variant name to a tracker and its parameters
 (`genvision_jax.tracking.make_tracker`); a DeepSORT variant gets `feature_dim` from the ReID network.
+A workdir's finished ReID network is reused by re-running in it (the run resumes at its last step).
 """
 
 import ml_collections
+
+from genvision_jax.train.config import run_config
 
 DETECTION_THRESHOLD = 0.5  # SORT and DeepSORT drop detections below it; ByteTrack's high/low split point
 
@@ -38,11 +41,8 @@ def trackers() -> ml_collections.ConfigDict:
 
 
 def base() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.seed = 0
-    c.num_steps = 1500            # ReID training steps
-    c.log_every = 100
-    c.checkpoint_every = 500
+    # num_steps counts ReID training steps (genvision_jax.tasks.reid trains, evaluates and benchmarks).
+    c = run_config("reid", num_steps=1500, log_every=100, checkpoint_every=500, keep_checkpoints=3)
 
     c.benchmark = ml_collections.ConfigDict()
     c.benchmark.levels = ("easy", "medium", "hard")  # genvision_jax.data.mot_synthetic.LEVELS
@@ -57,7 +57,6 @@ def base() -> ml_collections.ConfigDict:
     c.trackers = trackers()
 
     c.reid = ml_collections.ConfigDict()
-    c.reid.weights = ""               # a save_reid file to use instead of training
     c.reid.train_pairs = 6            # two-camera training scenes (shared identities across cameras)
     c.reid.train_frames = 300
     c.reid.frame_step = 5             # take crops every n-th frame

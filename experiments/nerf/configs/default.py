@@ -1,4 +1,4 @@
-"""Radiance-field configs: one trainer (`experiments/nerf/train.py`) for every field.
+"""Radiance-field configs: one trainer (`genvision_jax.tasks.nerf`) for every field.
 
 Variants: tiny (CI smoke: 16x16 views, a few steps), cpu (64x64 `spheres` scene, sized for minutes on
 2 CPU cores), paper (NeRF's Blender recipe: 4096 rays, 64 + 128 samples, 8 x 256 MLP, lr 5e-4 → 5e-5
@@ -11,6 +11,8 @@ Usage:
 """
 
 import ml_collections
+
+from genvision_jax.train.config import run_config
 
 # CPU-scale options per field (the fields' own defaults are the papers').
 FIELD_PRESETS = {
@@ -107,13 +109,8 @@ def field_preset(c: ml_collections.ConfigDict, name: str, scale: str = "cpu") ->
 
 
 def base() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.seed = 0
-    c.num_steps = 1500
+    c = run_config("nerf", num_steps=1500, log_every=100, checkpoint_every=500, keep_checkpoints=2)
     c.batch_rays = 512                # global rays per step, split over the devices
-    c.log_every = 100
-    c.checkpoint_every = 500
-    c.keep_checkpoints = 2
     # Dynamic scenes: D-NeRF's time curriculum over the first N steps (rays only from the training
     # views of smallest t, widening linearly to all; `train.time_curriculum_views`); 0 = off.
     c.time_curriculum_steps = 0

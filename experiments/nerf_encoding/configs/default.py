@@ -48,3 +48,6 @@ def get_sweep(variant: str = "cpu") -> list[dict]:
 TABLE = {"metrics": ["test_psnr", "test_ssim", "train_time_s"], "rows": "encoding", "cols": "scene",
          "curves": ["test_psnr"], "curves_yscale": "linear",
          "digits": {"test_psnr": 2, "test_ssim": 3, "train_time_s": 0}}
+
+# Figures of the radiance-field studies (experiments.sweep calls its plot_sweep).
+REPORT = "experiments.nerf.report"

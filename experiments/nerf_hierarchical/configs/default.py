@@ -36,3 +36,6 @@ def get_sweep(variant: str = "cpu") -> list[dict]:
 TABLE = {"metrics": ["test_psnr", "test_ssim", "train_time_s", "num_params"], "rows": "sampling",
          "cols": "evaluations", "curves": ["test_psnr"], "curves_yscale": "linear",
          "digits": {"test_psnr": 2, "test_ssim": 3, "train_time_s": 0, "num_params": 0}}
+
+# Figures of the radiance-field studies (experiments.sweep calls its plot_sweep).
+REPORT = "experiments.nerf.report"

@@ -34,3 +34,6 @@ def get_sweep(variant: str = "cpu") -> list[dict]:
 
 TABLE = {"metrics": ["test_psnr", "test_ssim"], "rows": "views", "cols": "regularizer",
          "digits": {"test_psnr": 2, "test_ssim": 3}}
+
+# Figures of the radiance-field studies (experiments.sweep calls its plot_sweep).
+REPORT = "experiments.nerf.report"

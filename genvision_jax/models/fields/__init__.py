@@ -7,8 +7,8 @@
 names: 'nerf' (NeRFMLP), 'instant_ngp' (InstantNGPField), 'tensorf' (TensoRFField), 'plenoxels'
 (PlenoxelField), 'dnerf' (DNeRFField; `canonical` may be another field name, with `canonical_kwargs`).
 Regularizers are functions of the params (tensorf_l1/tensorf_tv, plenoxel_tv) or of rendered
-quantities (freenerf_mask, occlusion_loss, depth_smoothness_loss); the occupancy grid is a dataclass
-with pure init/update/query functions.
+quantities (freenerf_mask, occlusion_loss, depth_smoothness_loss). The scene box and the occupancy
+grid are parameter-free and live in `genvision_jax.rendering` (box, occupancy).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import dataclasses
 from typing import Any
 
 import flax.linen as nn
+
+from genvision_jax.errors import UnknownNameError
 
 from genvision_jax.models.fields.common import Bounds, box, inside_box, to_unit_cube
 from genvision_jax.models.fields.dnerf import DNeRFField
@@ -29,14 +31,7 @@ from genvision_jax.models.fields.encoding import (
     spatial_hash,
     spherical_harmonics,
 )
-from genvision_jax.models.fields.hash_grid import (
-    InstantNGPField,
-    OccupancyGrid,
-    mask_density,
-    occupancy_init,
-    occupancy_query,
-    occupancy_update,
-)
+from genvision_jax.models.fields.hash_grid import InstantNGPField
 from genvision_jax.models.fields.nerf import NeRFMLP, SkipMLP
 from genvision_jax.models.fields.plenoxels import PlenoxelField, plenoxel_tv, total_variation
 from genvision_jax.models.fields.regularizers import depth_smoothness_loss, freenerf_mask, occlusion_loss
@@ -60,7 +55,7 @@ def field_options(name: str) -> list[str]:
 
 def _field_class(name: str) -> type[nn.Module]:
     if name not in FIELDS:
-        raise ValueError(f"unknown field {name!r}; valid fields: {sorted(FIELDS)}")
+        raise UnknownNameError(f"unknown field {name!r}; valid fields: {sorted(FIELDS)}")
     return FIELDS[name]
 
 
@@ -95,7 +90,6 @@ __all__ = [
     "HashEncoding",
     "InstantNGPField",
     "NeRFMLP",
-    "OccupancyGrid",
     "PlenoxelField",
     "SkipMLP",
     "TensoRFField",
@@ -107,11 +101,7 @@ __all__ = [
     "hash_grid_layout",
     "inside_box",
     "make_field",
-    "mask_density",
     "occlusion_loss",
-    "occupancy_init",
-    "occupancy_query",
-    "occupancy_update",
     "plenoxel_tv",
     "positional_encoding",
     "spatial_hash",

@@ -1,5 +1,5 @@
 """DCGAN generator and discriminator (Radford, Metz & Chintala 2016, "Unsupervised Representation
-Learning with Deep Convolutional GANs"; seed 000 Q1, CATALOG GAN-M1/M2).
+Learning with Deep Convolutional GANs").
 
 Architecture for an S×S image (S = 2^k, k ≥ 3), `f` = base features (64 in the paper):
   G: z[N,100] → ConvT(k4,s1,p0) → 4×4×f·2^(k−3) → [ConvT(k4,s2,p1) + BN + ReLU] halving features

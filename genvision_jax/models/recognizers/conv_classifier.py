@@ -1,6 +1,6 @@
 """A small CNN classifier for 32x32 images, and the shipped weights that make it a metric network.
 
-Trained on an embedded dataset (`digits`, `shapes`; see `train_classifier.py`), its penultimate
+Trained on an embedded dataset (`digits`, `shapes`; see `genvision_jax.tasks.classifier`), its penultimate
 features (the pre-activations of the dense layer before the classifier) serve as the feature space
 for FID, KID and precision/recall on that dataset, in the role Inception-v3's pool3 plays for natural
 images (Heusel et al. 2017); its logits serve the Inception Score. There is no BatchNorm, so
@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from genvision_jax.errors import MissingInputError
 from genvision_jax.nn import Conv
 
 FEATURE_LAYER = "fc_preact"  # what `return_features=True` returns; part of the metric's identity
@@ -71,8 +72,8 @@ def load_pretrained(name: str, weights_dir=None):
     weights_dir = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
     record = weights_dir / f"{name}.json"
     if not record.is_file():
-        raise FileNotFoundError(f"no weights record {record} (train it with "
-                                "`python -m genvision_jax.models.recognizers.train_classifier`)")
+        raise MissingInputError(f"no weights record {record} (train it with "
+                                "`python -m experiments.domain_classifier.main`)")
     info = json.loads(record.read_text())
     blob = (weights_dir / info["weights_file"]).read_bytes()
     sha = hashlib.sha256(blob).hexdigest()

@@ -2,7 +2,8 @@
 
 Its 128-d penultimate features define FID/KID/precision-recall on the `digits` dataset
 (`genvision_jax.metrics.load_digits_extractor`). Trained by
-`python -m genvision_jax.models.recognizers.train_classifier --dataset=digits`.
+`python -m experiments.domain_classifier.main --config experiments/domain_classifier/configs/default.py:digits`
+(`genvision_jax.tasks.classifier`).
 """
 
 from genvision_jax.models.recognizers import conv_classifier

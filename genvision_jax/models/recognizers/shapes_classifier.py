@@ -2,7 +2,8 @@
 
 Its 128-d penultimate features define FID/KID/precision-recall on `shapes` at 32x32
 (`genvision_jax.metrics.load_shapes_extractor`). Trained by
-`python -m genvision_jax.models.recognizers.train_classifier --dataset=shapes`.
+`python -m experiments.domain_classifier.main --config experiments/domain_classifier/configs/default.py:shapes`
+(`genvision_jax.tasks.classifier`).
 """
 
 from genvision_jax.models.recognizers import conv_classifier

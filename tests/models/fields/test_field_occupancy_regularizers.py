@@ -8,16 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from genvision_jax.models.fields import (
-    depth_smoothness_loss,
-    freenerf_mask,
-    mask_density,
-    occlusion_loss,
-    occupancy_init,
-    occupancy_query,
-    occupancy_update,
-    positional_encoding,
-)
+from genvision_jax.models.fields import depth_smoothness_loss, freenerf_mask, occlusion_loss, positional_encoding
+from genvision_jax.rendering.occupancy import mask_density, occupancy_init, occupancy_query, occupancy_update
 
 
 def _sphere_density(points):

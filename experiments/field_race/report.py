@@ -1,0 +1,62 @@
+"""The field race's report (its runs train with the radiance-field trainer, genvision_jax.tasks.nerf):
+how long each field takes to reach NeRF's final PSNR.
+
+race.json / race.md: for every field, its final curve PSNR (the first `eval.curve_views` test views,
+the views of the PSNR-vs-time curves), the training wall time of its first curve point at or above
+NeRF's final curve PSNR, and that time over NeRF's total training time (Instant-NGP's claim, checked
+in the README: at most 1/5). Times are training steps only, evaluations excluded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from experiments.nerf.report import plot_psnr_vs_time, psnr_curve, render_mosaic
+
+REFERENCE = "nerf"
+
+
+def race_summary(runs: list[dict]) -> dict:
+    """{'reference': {...}, 'fields': {name: {final_curve_psnr, time_to_reference_s, ratio, ...}}}."""
+    curves = {r["name"]: psnr_curve(r["dirs"][0]) for r in runs}
+    if not curves.get(REFERENCE):
+        return {"reference": None, "fields": {}}
+    ref_time, ref_psnr, ref_step = curves[REFERENCE][-1]
+    fields = {}
+    for name, curve in curves.items():
+        if not curve:
+            continue
+        reached = [(t, p, s) for t, p, s in curve if p >= ref_psnr]
+        t_hit = reached[0] if reached else None
+        fields[name] = {
+            "final_curve_psnr": curve[-1][1], "train_time_s": curve[-1][0], "steps": curve[-1][2],
+            "time_to_reference_psnr_s": t_hit[0] if t_hit else None,
+            "step_reaching_reference_psnr": t_hit[2] if t_hit else None,
+            "time_ratio_to_reference": t_hit[0] / ref_time if t_hit else None,
+        }
+    return {"reference": {"field": REFERENCE, "final_curve_psnr": ref_psnr, "train_time_s": ref_time,
+                          "steps": ref_step}, "fields": fields}
+
+
+def plot_sweep(runs: list[dict], out_dir) -> None:
+    """renders.png, psnr_vs_time.png (the race) and race.json / race.md (time to NeRF's PSNR)."""
+    out_dir = Path(out_dir)
+    render_mosaic(runs, out_dir / "renders.png")
+    summary = race_summary(runs)
+    title = "field race"
+    if summary["reference"]:
+        title += f" — NeRF final curve PSNR {summary['reference']['final_curve_psnr']:.2f} dB"
+    plot_psnr_vs_time(runs, out_dir / "psnr_vs_time.png", title)
+    (out_dir / "race.json").write_text(json.dumps(summary, indent=2))
+    lines = ["| field | final curve PSNR | steps | train time (s) | time to NeRF's final PSNR (s) | / NeRF's time |",
+             "|---|---|---|---|---|---|"]
+    for name, f in summary["fields"].items():
+        hit = (f"{f['time_to_reference_psnr_s']:.0f} (step {f['step_reaching_reference_psnr']})"
+               if f["time_to_reference_psnr_s"] is not None else "not reached")
+        ratio = f"{f['time_ratio_to_reference']:.3f}" if f["time_ratio_to_reference"] is not None else "—"
+        lines.append(f"| {name} | {f['final_curve_psnr']:.2f} | {f['steps']} | {f['train_time_s']:.0f} | {hit} | {ratio} |")
+    (out_dir / "race.md").write_text("\n".join(lines) + "\n")
+
+
+__all__ = ["plot_sweep", "race_summary"]

@@ -1,0 +1,243 @@
+"""Committed results and the README tables made from them.
+
+  python -m experiments.results publish --config experiments/<study>/configs/default.py:cpu --from SWEEP_DIR
+      rebuilds the sweep's tables from its runs (`experiments.sweep --report_only`) and copies the small
+      files into experiments/<study>/results/: table.json, every run's results.json as
+      runs/<name>[/seed<k>].json, and the report's own JSON (race.json, motion.json, ...); no checkpoints.
+  python -m experiments.results publish-run --study <study> --from WORKDIR
+      the same for a study of one run: its results.json as experiments/<study>/results/results.json.
+  python -m experiments.results readme [--check]
+      renders every generated block of README.md and experiments/*/README.md from the committed files;
+      with --check it changes nothing and exits 1 naming every block that disagrees.
+
+A generated block in a README is
+
+  <!-- results:STUDY:RENDERER[:key=value,...] -->
+  ...markdown written by the renderer...
+  <!-- /results -->
+
+RENDERER is a function of this module (`grid`, `metric_rows`, `value`) or of the study's report module
+(`experiments.<study>.report`), called as renderer(results_dir, **args) -> markdown. Every number a README
+shows is either inside such a block or quoted from one in the text next to it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from genvision_jax.cli import ArgumentParser, exits_on_user_error
+from genvision_jax.errors import ConfigError, InputError, MissingInputError
+
+REPO = Path(__file__).resolve().parents[1]
+BLOCK = re.compile(r"<!-- results:(?P<spec>[^>]*?) -->(?P<body>.*?)<!-- /results -->", re.DOTALL)
+EXTRA_JSON = ("race.json", "motion.json")
+
+
+def results_dir(study: str) -> Path:
+    return REPO / "experiments" / study / "results"
+
+
+# ------------------------------------------------------------------------------------------------ publish
+
+
+def publish_sweep(config_path: str, sweep_dir: str | Path) -> Path:
+    """Rebuild a sweep's tables from its runs and copy its small result files into the study's results/."""
+    from experiments import sweep
+
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise MissingInputError(f"--from {sweep_dir} is not a sweep directory")
+    study, module, variant = sweep.load_config_module(config_path)
+    report = sweep.run_sweep(config_path, str(sweep_dir), report_only=True,
+                             seeds=_seeds_of(sweep_dir / "table.json"))
+    out = results_dir(study)
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "runs").mkdir(parents=True)
+    shutil.copy(sweep_dir / "table.json", out / "table.json")
+    for run in report["runs"]:
+        for d in run["dirs"]:
+            res = Path(d) / "results.json"
+            if res.exists():
+                target = out / "runs" / Path(d).relative_to(sweep_dir)
+                target = target.with_suffix(".json") if target.name.startswith("seed") else target / "results.json"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(res, target)
+    for name in EXTRA_JSON:
+        if (sweep_dir / name).exists():
+            shutil.copy(sweep_dir / name, out / name)
+    return out
+
+
+def _seeds_of(table_json: Path) -> list[int] | None:
+    """The seeds an earlier sweep ran (from its runs' workdir names), so the rebuild looks in the same places."""
+    if not table_json.exists():
+        return None
+    names = {Path(d).name for r in json.loads(table_json.read_text())["runs"] for d in r.get("dirs", [])}
+    seeds = sorted(int(n[4:]) for n in names if n.startswith("seed") and n[4:].isdigit())
+    return seeds or None
+
+
+def publish_run(study: str, workdir: str | Path) -> Path:
+    """A one-run study's results.json (and its report JSON) into experiments/<study>/results/."""
+    workdir = Path(workdir)
+    if not (workdir / "results.json").is_file():
+        raise MissingInputError(f"--from {workdir} holds no results.json")
+    out = results_dir(study)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(workdir / "results.json", out / "results.json")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ renderers
+
+
+def _table(results: Path) -> dict:
+    path = results / "table.json"
+    if not path.is_file():
+        raise MissingInputError(f"{path} does not exist (publish the study's sweep first)")
+    return json.loads(path.read_text())
+
+
+def _std_note(n: int) -> str:
+    return f"mean ± sample std (ddof=1) over {n} seeds" if n > 1 else "one seed"
+
+
+def grid(results: Path, metric: str, split: str | None = None, digits: str | None = None) -> str:
+    """The sweep's rows x cols grid of `metric` (one split value), as the sweep's table.md has it."""
+    from experiments import sweep
+
+    doc = _table(results)
+    n = max(r[metric]["n"] for r in doc["runs"])
+    body = sweep.grid(doc["runs"], doc["table"], metric, split, None if digits is None else int(digits))
+    return f"{body}\n\n_{metric}: {_std_note(n)}; source `{_relative(results / 'table.json')}`._"
+
+
+def metric_rows(results: Path, run: str, metrics: str, labels: str = "", digits: str = "2") -> str:
+    """One run's metrics (`metrics` separated by '+') as rows: label | mean ± sample std (n seeds)."""
+    doc = _table(results)
+    row = next((r for r in doc["runs"] if r["name"] == run), None)
+    if row is None:
+        raise InputError(f"{results / 'table.json'} has no run {run!r}")
+    names = metrics.split("+")
+    shown = labels.split("+") if labels else names
+    lines = ["| | value |", "|---|---|"]
+    for label, m in zip(shown, names):
+        lines.append(f"| {label} | {_mean_std(row[m]['values'], int(digits))} |")
+    n = max(row[m]["n"] for m in names)
+    return "\n".join(lines) + f"\n\n_{_std_note(n)}; source `{_relative(results / 'table.json')}`._"
+
+
+def value(results: Path, run: str, metric: str, digits: str = "2", std: str = "1") -> str:
+    """Inline `mean ± std` (or the single value) of one run's metric."""
+    doc = _table(results)
+    row = next((r for r in doc["runs"] if r["name"] == run), None)
+    if row is None:
+        raise InputError(f"{results / 'table.json'} has no run {run!r}")
+    values = row[metric]["values"]
+    return _mean_std(values, int(digits)) if std == "1" else f"{np.mean(values):,.{int(digits)}f}"
+
+
+def _mean_std(values: list[float], digits: int) -> str:
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return f"{values[0]:,.{digits}f}"
+    return f"{np.mean(values):,.{digits}f} ± {np.std(values, ddof=1):,.{digits}f}"
+
+
+def _relative(path: Path) -> str:
+    return str(path.resolve().relative_to(REPO))
+
+
+# ------------------------------------------------------------------------------------------------ READMEs
+
+
+def readme_files() -> list[Path]:
+    return [REPO / "README.md", *sorted((REPO / "experiments").glob("*/README.md"))]
+
+
+def _renderer(study: str, name: str) -> Callable[..., str]:
+    own = globals().get(name)
+    if own is not None and name in ("grid", "metric_rows", "value"):
+        return own
+    module = f"experiments.{study}.report"
+    if importlib.util.find_spec(module) is None or not hasattr(importlib.import_module(module), name):
+        raise ConfigError(f"results block {study}:{name}: no renderer {name!r} here or in {module}")
+    return getattr(importlib.import_module(module), name)
+
+
+def render_block(spec: str) -> str:
+    """The markdown of one block `STUDY:RENDERER[:key=value,...]`."""
+    study, _, rest = spec.strip().partition(":")
+    name, _, args = rest.partition(":")
+    kwargs = dict(a.split("=", 1) for a in args.split(",") if a) if args else {}
+    return _renderer(study, name)(results_dir(study), **kwargs)
+
+
+def render_readme(text: str) -> str:
+    """`text` with every generated block re-rendered (blocks on one line stay inline)."""
+    def replace(match: re.Match) -> str:
+        body = render_block(match["spec"])
+        inline = "\n" not in match["body"]
+        sep = "" if inline else "\n"
+        return f"<!-- results:{match['spec']} -->{sep}{body}{sep}<!-- /results -->"
+    return BLOCK.sub(replace, text)
+
+
+def check_readmes() -> list[str]:
+    """Problems: every README block whose text differs from what its committed results render."""
+    problems = []
+    for path in readme_files():
+        text = path.read_text()
+        for match in BLOCK.finditer(text):
+            expected = render_readme(match.group(0))
+            if expected != match.group(0):
+                problems.append(f"{path.relative_to(REPO)}: block results:{match['spec']} differs from its "
+                                f"committed JSON (run `python -m experiments.results readme`)")
+    return problems
+
+
+@exits_on_user_error
+def main(argv: list[str] | None = None) -> int:
+    parser = ArgumentParser(prog="python -m experiments.results", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("publish")
+    p.add_argument("--config", required=True)
+    p.add_argument("--from", dest="source", required=True)
+    p = sub.add_parser("publish-run")
+    p.add_argument("--study", required=True)
+    p.add_argument("--from", dest="source", required=True)
+    p = sub.add_parser("readme")
+    p.add_argument("--check", action="store_true")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "publish":
+        print(f"wrote {publish_sweep(args.config, args.source)}")
+    elif args.command == "publish-run":
+        print(f"wrote {publish_run(args.study, args.source)}")
+    elif args.check:
+        problems = check_readmes()
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return 1 if problems else 0
+    else:
+        for path in readme_files():
+            text = path.read_text()
+            new = render_readme(text)
+            if new != text:
+                path.write_text(new)
+                print(f"updated {path.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
