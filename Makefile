@@ -4,14 +4,18 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+# Installed without their declared dependencies (which would pull a CUDA torch): the parity reference lpips.
+NODEPS := lpips==0.1.4
+
+.PHONY: demo test test-full readme install bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(PY)
+$(STAMP): pyproject.toml Makefile | $(PY)
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --no-deps $(NODEPS)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,11 +25,19 @@ demo: $(STAMP)
 	  --config experiments/dcgan/configs/default.py:cpu \
 	  --workdir $${WORKDIR:-workdirs/demo}
 
+# The whole suite on 2 workers, the 20 slowest tests listed; skips outside tests/skip_allowlist.txt fail it.
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadgroup tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=20 tests
+
+# The heavier checks too (e.g. every program of the GAN loss x penalty x norm product, not a pairwise cover).
+test-full: $(STAMP)
+	GENVISION_TEST_FULL=1 $(PY) -m pytest -q -n 2 --dist loadgroup --durations=20 tests
+
+# README tables from the committed results (experiments/*/results/).
+readme: $(STAMP)
+	$(PY) -m experiments.results readme
 
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[test,torch]'
 	$(PY) -m benchmarks.bench_conv
 	$(PY) -m benchmarks.bench_dcgan
 	$(PY) -m benchmarks.bench_metrics

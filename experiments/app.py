@@ -64,40 +64,53 @@ def load_config(spec: str, what: str = "--config"):
     return config, module, variant
 
 
-def parse_args(argv: Sequence[str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """(flags, config overrides) from `--name=value` / `--name value` arguments; bad ones are ConfigErrors."""
+def parse_flags(argv: Sequence[str], kinds: dict[str, type], usage: str, switches: Sequence[str] = (),
+                prefixed: str | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """`--name=value` / `--name value` arguments into ({name: typed value}, {suffix: text} of the
+    `--<prefixed>.suffix` ones); `switches` may stand alone. Bad arguments are ConfigErrors."""
     flags: dict[str, Any] = {}
-    overrides: dict[str, str] = {}
+    prefixed_values: dict[str, str] = {}
     args = list(argv)
     i = 0
     while i < len(args):
         arg = args[i]
         if arg in ("-h", "--help", "--helpshort", "--helpfull"):
-            raise _Help()
+            raise HelpRequested()
         if not arg.startswith("--"):
-            raise ConfigError(f"unexpected argument {arg!r}; {USAGE}")
+            raise ConfigError(f"unexpected argument {arg!r}; {usage}")
         name, eq, value = arg[2:].partition("=")
+        if name in switches:
+            flags[name] = value.lower() not in ("false", "0", "no") if eq else True
+            i += 1
+            continue
+        known = name in kinds or (prefixed is not None and name.startswith(prefixed + "."))
+        if not known:
+            names = ", ".join("--" + f for f in (*kinds, *switches)) + (f", --{prefixed}.KEY" if prefixed else "")
+            raise ConfigError(f"unknown flag --{name}; flags: {names}")
         if not eq:
             if i + 1 >= len(args) or args[i + 1].startswith("--"):
                 raise ConfigError(f"--{name} needs a value (--{name}=VALUE)")
             i, value = i + 1, args[i + 1]
-        if name.startswith("config."):
-            overrides[name[len("config."):]] = value
-        elif name in FLAGS:
+        if name in kinds:
             try:
-                flags[name] = FLAGS[name](value)
+                flags[name] = kinds[name](value)
             except ValueError:
-                raise ConfigError(f"--{name}={value!r}: expected {FLAGS[name].__name__}") from None
+                raise ConfigError(f"--{name}={value!r}: expected {kinds[name].__name__}") from None
         else:
-            raise ConfigError(f"unknown flag --{name}; flags: {', '.join('--' + f for f in FLAGS)}, --config.KEY")
+            prefixed_values[name[len(prefixed) + 1:]] = value
         i += 1
     for required in ("config", "workdir"):
         if not flags.get(required):
-            raise ConfigError(f"--{required} is required; {USAGE}")
-    return flags, overrides
+            raise ConfigError(f"--{required} is required; {usage}")
+    return flags, prefixed_values
 
 
-class _Help(Exception):
+def parse_args(argv: Sequence[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(flags, config overrides) of a study invocation; bad arguments are ConfigErrors."""
+    return parse_flags(argv, FLAGS, USAGE, prefixed="config")
+
+
+class HelpRequested(Exception):
     pass
 
 
@@ -131,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         train = trainer_of(config)
         _set_up_process(flags)
         result = train(config, flags["workdir"])
-    except _Help:
+    except HelpRequested:
         print(__doc__)
         return 0
     except UserError as e:

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from experiments.app import load_config_module as _load_module
-from experiments.app import trainer_of
+from experiments.app import HelpRequested, parse_flags, trainer_of
 from genvision_jax.errors import ConfigError, UserError, WorkdirError
 from genvision_jax.train.config import apply_overrides
 
@@ -319,32 +319,9 @@ USAGE = ("usage: python -m experiments.sweep --config experiments/<study>/config
 
 def parse_args(argv: list[str]) -> dict[str, Any]:
     """--config, --workdir, --only, --seeds, --report_only, --workers, --worker (bad ones: ConfigError)."""
-    kinds = {"config": str, "workdir": str, "only": str, "seeds": str, "workers": int}
-    switches = {"report_only", "worker"}
-    out: dict[str, Any] = {"only": "", "seeds": "", "workers": 1, "report_only": False, "worker": False}
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if not arg.startswith("--"):
-            raise ConfigError(f"unexpected argument {arg!r}; {USAGE}")
-        name, eq, value = arg[2:].partition("=")
-        if name in switches:
-            out[name] = value.lower() not in ("false", "0", "no") if eq else True
-        elif name in kinds:
-            if not eq:
-                if i + 1 >= len(argv):
-                    raise ConfigError(f"--{name} needs a value")
-                i, value = i + 1, argv[i + 1]
-            try:
-                out[name] = kinds[name](value)
-            except ValueError:
-                raise ConfigError(f"--{name}={value!r}: expected {kinds[name].__name__}") from None
-        else:
-            raise ConfigError(f"unknown flag --{name}; {USAGE}")
-        i += 1
-    for required in ("config", "workdir"):
-        if not out.get(required):
-            raise ConfigError(f"--{required} is required; {USAGE}")
+    flags, _ = parse_flags(argv, {"config": str, "workdir": str, "only": str, "seeds": str, "workers": int}, USAGE,
+                           switches=("report_only", "worker"))
+    out: dict[str, Any] = {"only": "", "seeds": "", "workers": 1, "report_only": False, "worker": False, **flags}
     try:
         out["seeds"] = [int(s) for s in out["seeds"].split(",")] if out["seeds"] else None
     except ValueError:
@@ -365,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
         enable_compilation_cache()
         report = run_sweep(args["config"], args["workdir"], args["only"], args["seeds"], args["report_only"],
                            args["workers"], args["worker"])
+    except HelpRequested:
+        print(__doc__)
+        return 0
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

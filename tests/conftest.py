@@ -28,7 +28,29 @@ os.environ["GENVISION_CACHE_MIN_COMPILE_SECS"] = "0.3"
 enable_compilation_cache()
 
 
+# Skips are allowed only with a reason listed in tests/skip_allowlist.txt.
+_ALLOWED_SKIPS = [line.strip() for line in
+                  open(os.path.join(os.path.dirname(__file__), "skip_allowlist.txt")).read().splitlines()
+                  if line.strip() and not line.startswith("#")]
+_SKIPS: list[tuple[str, str, bool]] = []  # (test, reason, allowed)
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _SKIPS.append((report.nodeid, reason, any(a in reason for a in _ALLOWED_SKIPS)))
+
+
+def pytest_terminal_summary(terminalreporter):
+    bad = [s for s in _SKIPS if not s[2]]
+    terminalreporter.write_line(f"skips: {len(_SKIPS)} ({len(_SKIPS) - len(bad)} allowed by tests/skip_allowlist.txt)")
+    for test, reason, _ in bad:
+        terminalreporter.write_line(f"  skip not in the allow-list: {test}: {reason}")
+
+
 def pytest_sessionfinish(session, exitstatus):
+    if any(not allowed for _, _, allowed in _SKIPS) and session.exitstatus == 0:
+        session.exitstatus = 1
     # Only the process that made the directory (the xdist controller, or a plain run) removes it.
     if _CREATED_ROOT and not os.environ.get("PYTEST_XDIST_WORKER"):
         shutil.rmtree(_CREATED_ROOT, ignore_errors=True)

@@ -164,9 +164,40 @@ def test_load_lpips_rejects_unknown_names(tmp_path):
         load_lpips("alex", backbone_path=tmp_path / "a.pth", lin_path=tmp_path / "b.pth")
 
 
+def _alexnet_features():
+    """torchvision's AlexNet `features` layer stack (its module indices are the state-dict names)."""
+    nn = torch.nn
+    return nn.Sequential(nn.Conv2d(3, 64, 11, 4, 2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+                         nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+                         nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(inplace=True),
+                         nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True),
+                         nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2))
+
+
+def _import_lpips():
+    """The lpips package; its trunk module imports torchvision, which does not import beside the local
+    torch 2.13 CPU build, so without a working torchvision it gets one whose `alexnet` is torchvision's
+    layer layout in plain torch. Everything the package itself computes (input scaling, feature
+    normalisation, the shipped linear heads, spatial averaging) is then the reference."""
+    import sys
+    import types
+
+    try:
+        import torchvision  # noqa: F401
+    except Exception:  # noqa: BLE001 — absent, or the CUDA wheel failing to load its operators
+        models = types.ModuleType("torchvision.models")
+        models.alexnet = lambda pretrained=False, **kw: types.SimpleNamespace(features=_alexnet_features())
+        shim = types.ModuleType("torchvision")
+        shim.models = models
+        sys.modules["torchvision"], sys.modules["torchvision.models"] = shim, models
+    import lpips
+
+    return lpips
+
+
 def test_lpips_matches_the_lpips_package(tmp_path):
-    """Parity with the reference package (needs torchvision; its random trunk, its shipped heads)."""
-    lpips = pytest.importorskip("lpips")
+    """Parity with the reference package: its random AlexNet trunk, its shipped v0.1 heads."""
+    lpips = _import_lpips()
     ref = lpips.LPIPS(net="alex", version="0.1", pnet_rand=True, verbose=False).eval()
     # The package's slices keep torchvision's layer indices as module names: slice2.3.weight is
     # features.3.weight.

@@ -42,7 +42,7 @@ def _largest_file(step_dir):
     return max((p for p in step_dir.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
 
 
-@pytest.mark.parametrize("damage", ["truncate", "delete_dir", "flip_byte"])
+@pytest.mark.parametrize("damage", ["truncate", "delete_dir", "flip_byte", "no_manifest_flip_byte"])
 def test_corrupt_latest_falls_back_with_warning(tmp_path, caplog, damage):
     mesh = make_mesh()
     ck = Checkpointer(tmp_path / "ckpt", max_to_keep=3)
@@ -56,10 +56,12 @@ def test_corrupt_latest_falls_back_with_warning(tmp_path, caplog, damage):
     elif damage == "delete_dir":
         shutil.rmtree(latest)
     else:
-        f = _largest_file(latest)
-        b = bytearray(f.read_bytes())
-        b[len(b) // 2] ^= 0xFF
-        f.write_bytes(bytes(b))
+        if damage == "no_manifest_flip_byte":  # the fingerprints saved with the state catch it
+            (tmp_path / "ckpt" / "manifests" / "2.json").unlink()
+        for f in (p for p in (latest / "state").rglob("*") if p.is_file() and p.parent.name == "d"):
+            b = bytearray(f.read_bytes())  # every data file, so the arrays' bytes are hit for sure
+            b[len(b) // 2] ^= 0xFF
+            f.write_bytes(bytes(b))
     ck = Checkpointer(tmp_path / "ckpt", max_to_keep=3)
     with caplog.at_level(logging.WARNING):
         step, state, data, _ = ck.restore_latest(_abstract(mesh))
@@ -87,3 +89,19 @@ def test_intact_checkpoint_of_another_model_raises_instead_of_being_discarded(tm
     with pytest.raises(CheckpointError, match="step 1 .* is intact but does not fit"):
         ck.restore_latest(other)
     assert ck.all_steps() == [1] and not (tmp_path / "ckpt" / "corrupt").exists()
+
+
+def test_fingerprints_see_every_element_and_dtype():
+    from genvision_jax.train.checkpoint import state_record
+
+    base = {"f": jnp.arange(6.0), "i": jnp.arange(4, dtype=jnp.int32), "b": jnp.array([True, False]),
+            "h": jnp.ones(3, jnp.bfloat16)}
+    record = state_record(base)
+    assert record["['f']"]["shape"] == [6] and record["['h']"]["dtype"] == "bfloat16"
+    for key, changed in (("f", base["f"].at[5].set(5.0000005)), ("i", base["i"].at[0].set(1)),
+                         ("b", jnp.array([True, True])), ("h", base["h"].at[1].set(2.0))):
+        other = state_record({**base, key: changed})
+        assert other[f"['{key}']"]["fingerprint"] != record[f"['{key}']"]["fingerprint"], key
+        assert all(other[k] == record[k] for k in record if k != f"['{key}']")
+    # Swapping two elements changes it too (positions are weighted).
+    assert state_record({**base, "f": base["f"][::-1]})["['f']"] != record["['f']"]

@@ -190,8 +190,10 @@ def _damage(step_dir: Path, manifest: Path, how: str) -> None:
         return
     if how == "manifest_deleted_and_bytes_altered":
         manifest.unlink()
-    blob[len(blob) // 2] ^= 0x40
-    victim.write_bytes(bytes(blob))
+    for f in files:  # one byte in the middle of every data file, so the arrays' bytes are hit for sure
+        blob = bytearray(f.read_bytes())
+        blob[len(blob) // 2] ^= 0x40
+        f.write_bytes(bytes(blob))
 
 
 @pytest.mark.parametrize("how", ["truncate", "byte_flip", "manifest_deleted_and_bytes_altered"])
