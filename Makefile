@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.bench_metrics
 	$(PY) -m benchmarks.bench_tracking
 	$(PY) -m benchmarks.bench_fields
+	$(PY) -m benchmarks.bench_startup
 
 clean:
 	rm -rf $(VENV) workdirs

@@ -16,7 +16,8 @@ A generated block in a README is
   ...markdown written by the renderer...
   <!-- /results -->
 
-RENDERER is a function of this module (`grid`, `metric_rows`, `value`) or of the study's report module
+RENDERER is a function of this module (`grid`, `rows`, `metric_rows`, `value`, `inline`,
+`machine`, `elapsed`) or of the study's report module
 (`experiments.<study>.report`), called as renderer(results_dir, **args) -> markdown. Every number a README
 shows is either inside such a block or quoted from one in the text next to it.
 """
@@ -24,7 +25,6 @@ shows is either inside such a block or quoted from one in the text next to it.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import re
 import shutil
@@ -35,7 +35,7 @@ from typing import Callable
 import numpy as np
 
 from genvision_jax.cli import ArgumentParser, exits_on_user_error
-from genvision_jax.errors import ConfigError, InputError, MissingInputError
+from genvision_jax.errors import ConfigError, InputError, MissingInputError, UserError
 
 REPO = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"<!-- results:(?P<spec>[^>]*?) -->(?P<body>.*?)<!-- /results -->", re.DOTALL)
@@ -122,19 +122,59 @@ def grid(results: Path, metric: str, split: str | None = None, digits: str | Non
     return f"{body}\n\n_{metric}: {_std_note(n)}; source `{_relative(results / 'table.json')}`._"
 
 
-def metric_rows(results: Path, run: str, metrics: str, labels: str = "", digits: str = "2") -> str:
-    """One run's metrics (`metrics` separated by '+') as rows: label | mean ± sample std (n seeds)."""
+def metric_rows(results: Path, run: str, metrics: str, labels: str = "", digits: str = "2",
+                per_seed: str = "0") -> str:
+    """One run's metrics (`metrics` separated by '+') as rows: label | mean ± sample std (n seeds)
+    [| the value of each seed, with `per_seed=1`]."""
     doc = _table(results)
     row = next((r for r in doc["runs"] if r["name"] == run), None)
     if row is None:
         raise InputError(f"{results / 'table.json'} has no run {run!r}")
     names = metrics.split("+")
     shown = labels.split("+") if labels else names
-    lines = ["| | value |", "|---|---|"]
-    for label, m in zip(shown, names):
-        lines.append(f"| {label} | {_mean_std(row[m]['values'], int(digits))} |")
+    d = int(digits)
+    if per_seed == "1":
+        lines = ["| | mean ± std | per seed |", "|---|---|---|"]
+        for label, m in zip(shown, names):
+            values = row[m]["values"]
+            each = ", ".join(f"{v:,.{d}f}" for v in values) if len(values) > 1 else ""
+            lines.append(f"| {label} | {_mean_std(values, d)} | {each} |")
+    else:
+        lines = ["| | value |", "|---|---|"]
+        for label, m in zip(shown, names):
+            lines.append(f"| {label} | {_mean_std(row[m]['values'], d)} |")
     n = max(row[m]["n"] for m in names)
     return "\n".join(lines) + f"\n\n_{_std_note(n)}; source `{_relative(results / 'table.json')}`._"
+
+
+def rows(results: Path, metrics: str, labels: str = "", digits: str = "", key: str = "") -> str:
+    """Every run of the sweep as a row (its `key` label, default the run name) and `metrics` (separated by
+    '+') as columns headed by `labels`; `digits` per metric separated by '+' (default the TABLE's)."""
+    doc = _table(results)
+    names = metrics.split("+")
+    shown = labels.split("+") if labels else names
+    default = doc["table"].get("digits", {})
+    places = [int(x) for x in digits.split("+")] if digits else [default.get(m, 2) for m in names]
+    first = key or "run"
+    lines = [f"| {first} | " + " | ".join(shown) + " |", "|---" * (len(names) + 1) + "|"]
+    for row in doc["runs"]:
+        cells = [("n/a" if m not in row else _mean_std(row[m]["values"], d) if isinstance(row[m], dict)
+                  else str(row[m])) for m, d in zip(names, places)]  # a metric, or a label of the run
+        lines.append(f"| {row[key] if key else row['name']} | " + " | ".join(cells) + " |")
+    n = max(row[m]["n"] for row in doc["runs"] for m in names if isinstance(row.get(m), dict))
+    return "\n".join(lines) + f"\n\n_{_std_note(n)}; source `{_relative(results / 'table.json')}`._"
+
+
+def inline(results: Path, metric: str, digits: str = "", key: str = "", std: str = "0") -> str:
+    """Every run's `metric` in one line: 'name value, name value, ...' (mean; ± sample std with std=1)."""
+    doc = _table(results)
+    d = int(digits) if digits else doc["table"].get("digits", {}).get(metric, 2)
+    parts = []
+    for row in doc["runs"]:
+        values = row[metric]["values"]
+        shown = _mean_std(values, d) if std == "1" else (f"{np.mean(values):,.{d}f}" if values else "—")
+        parts.append(f"{row[key] if key else row['name']} {shown}")
+    return ", ".join(parts)
 
 
 def value(results: Path, run: str, metric: str, digits: str = "2", std: str = "1") -> str:
@@ -147,6 +187,36 @@ def value(results: Path, run: str, metric: str, digits: str = "2", std: str = "1
     return _mean_std(values, int(digits)) if std == "1" else f"{np.mean(values):,.{int(digits)}f}"
 
 
+def machine(results: Path) -> str:
+    """Where the study's committed runs were measured: CPU model, JAX devices, jax version, git commit(s)."""
+    files = sorted(results.rglob("*.json"))
+    envs = []
+    for path in files:
+        doc = json.loads(path.read_text())
+        if isinstance(doc, dict) and isinstance(doc.get("environment"), dict):
+            envs.append(doc["environment"])
+    if not envs:
+        raise MissingInputError(f"{results} holds no results.json with an environment (publish the study first)")
+    described = set()
+    for env in envs:
+        jax_version = (env.get("packages") or {}).get("jax")
+        described.add(f"{env.get('cpu_model') or 'unknown CPU'} ({env.get('host_cpu_count')} cores), "
+                      f"{env.get('device_count')} JAX {env.get('platform')} device(s), jax {jax_version}")
+    commits = sorted({(env.get("git_commit") or "unknown")[:12] for env in envs})
+    return "; ".join(sorted(described)) + f"; code {', '.join(commits)}"
+
+
+def elapsed(results: Path) -> str:
+    """How long the sweep took: runs, their summed wall time, and the elapsed time with its workers."""
+    doc = _table(results)
+    text = (f"{len(doc['runs'])} runs, {doc['total_wall_time_s'] / 60:.1f} min of summed run wall time "
+            f"(training and evaluation)")
+    if doc.get("sweep_elapsed"):
+        e = doc["sweep_elapsed"]
+        text += f", {e['seconds'] / 60:.1f} min elapsed with {e['workers']} worker process(es)"
+    return text
+
+
 def _mean_std(values: list[float], digits: int) -> str:
     if not values:
         return "—"
@@ -156,7 +226,8 @@ def _mean_std(values: list[float], digits: int) -> str:
 
 
 def _relative(path: Path) -> str:
-    return str(path.resolve().relative_to(REPO))
+    path = path.resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 # ------------------------------------------------------------------------------------------------ READMEs
@@ -168,10 +239,10 @@ def readme_files() -> list[Path]:
 
 def _renderer(study: str, name: str) -> Callable[..., str]:
     own = globals().get(name)
-    if own is not None and name in ("grid", "metric_rows", "value"):
+    if own is not None and name in ("grid", "rows", "metric_rows", "value", "inline", "machine", "elapsed"):
         return own
     module = f"experiments.{study}.report"
-    if importlib.util.find_spec(module) is None or not hasattr(importlib.import_module(module), name):
+    if not (REPO / "experiments" / study / "report.py").is_file() or not hasattr(importlib.import_module(module), name):
         raise ConfigError(f"results block {study}:{name}: no renderer {name!r} here or in {module}")
     return getattr(importlib.import_module(module), name)
 
@@ -200,7 +271,11 @@ def check_readmes() -> list[str]:
     for path in readme_files():
         text = path.read_text()
         for match in BLOCK.finditer(text):
-            expected = render_readme(match.group(0))
+            try:
+                expected = render_readme(match.group(0))
+            except UserError as e:
+                problems.append(f"{path.relative_to(REPO)}: block results:{match['spec']} cannot be rendered: {e}")
+                continue
             if expected != match.group(0):
                 problems.append(f"{path.relative_to(REPO)}: block results:{match['spec']} differs from its "
                                 f"committed JSON (run `python -m experiments.results readme`)")

@@ -46,3 +46,19 @@ def plot_sweep(runs: list[dict], out_dir) -> None:
         fig.tight_layout()
         fig.savefig(out_dir / f"samples_{mixture}.png", dpi=100)
         plt.close(fig)
+
+
+def inline_cells(results: Path, mixture: str, remedy: str, metric: str = "modes_covered", digits: str = "1") -> str:
+    """README text: one remedy's `metric` for every loss on one mixture, 'loss mean, ...' (mean over the
+    seeds of each run), from the committed table.json."""
+    import json
+
+    path = Path(results) / "table.json"
+    doc = json.loads(path.read_text())
+    cells = [r for r in doc["runs"] if r.get("mixture") == mixture and r.get("remedy") == remedy]
+    if not cells:
+        from genvision_jax.errors import InputError
+        raise InputError(f"{path} has no run with mixture {mixture!r} and remedy {remedy!r}")
+    d = int(digits)
+    return ", ".join(f"{r['loss']} {np.mean(r[metric]['values']):.{d}f}" if r[metric]["values"] else f"{r['loss']} —"
+                     for r in cells)

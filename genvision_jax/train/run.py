@@ -95,6 +95,7 @@ class Run:
         self._buffer = MetricBuffer()
         self._abstract = None
         self._train_time = 0.0
+        self._first_step_seen, self._first_step_s = False, None
         self._clock: float | None = None
         self._bar = None
         self._last_log = (0, 0.0)  # (step, training time) of the last metrics row
@@ -210,6 +211,8 @@ class Run:
         try:
             for step in range(self.start_step + self.steps_per_call, self.num_steps + 1, self.steps_per_call):
                 yield step
+                if not self._first_step_seen:  # compiled and dispatched: what a user waits for at start
+                    self._first_step_seen, self._first_step_s = True, process_age_s()
                 self._bar.update(self.steps_per_call)
         finally:
             self._stop_clock()
@@ -304,11 +307,23 @@ class Run:
         self.ckpt.close()
         run_info = {"start_step": self.start_step, "num_steps": self.num_steps,
                     "train_time_s": round(self.train_time_s, 3),
+                    "first_step_s": None if self._first_step_s is None else round(self._first_step_s, 3),
                     "config_changes": self.info.get("config_changes", [])}
         write_results(self.workdir, metrics, protocol, self.config_dict, wall_time_s=time.time() - self.t_start,
                       run=run_info)
         sync_global_devices(f"{self.name}_done")
         return {"metrics": dict(metrics), **outputs}
+
+
+def process_age_s() -> float | None:
+    """Seconds since this process started (Linux /proc; None elsewhere): the time to the first step a
+    user sees, interpreter start, imports and compilation included."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _peek_checkpoint_config(ckpt_dir: Path) -> tuple[int, dict] | None:

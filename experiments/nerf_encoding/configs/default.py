@@ -45,9 +45,9 @@ def get_sweep(variant: str = "cpu") -> list[dict]:
     return sweep
 
 
-TABLE = {"metrics": ["test_psnr", "test_ssim", "train_time_s"], "rows": "encoding", "cols": "scene",
+TABLE = {"metrics": ["test_psnr", "test_ssim", "num_params", "train_time_s"], "rows": "encoding", "cols": "scene",
          "curves": ["test_psnr"], "curves_yscale": "linear",
-         "digits": {"test_psnr": 2, "test_ssim": 3, "train_time_s": 0}}
+         "digits": {"test_psnr": 2, "test_ssim": 3, "num_params": 0, "train_time_s": 0}}
 
 # Figures of the radiance-field studies (experiments.sweep calls its plot_sweep).
 REPORT = "experiments.nerf.report"
