@@ -16,10 +16,10 @@ A generated block in a README is
   ...markdown written by the renderer...
   <!-- /results -->
 
-RENDERER is a function of this module (`grid`, `rows`, `metric_rows`, `value`, `inline`,
-`machine`, `elapsed`) or of the study's report module
-(`experiments.<study>.report`), called as renderer(results_dir, **args) -> markdown. Every number a README
-shows is either inside such a block or quoted from one in the text next to it.
+RENDERER is a function of the study's report module (`experiments.<study>.report`) or, when that has
+none of the name, of this module (`grid`, `rows`, `metric_rows`, `value`, `inline`, `machine`,
+`elapsed`), called as renderer(results_dir, **args) -> markdown. Every result number a README shows is
+inside such a block.
 """
 
 from __future__ import annotations
@@ -65,10 +65,10 @@ def publish_sweep(config_path: str, sweep_dir: str | Path) -> Path:
     (out / "runs").mkdir(parents=True)
     shutil.copy(sweep_dir / "table.json", out / "table.json")
     for run in report["runs"]:
-        for d in run["dirs"]:
-            res = Path(d) / "results.json"
-            if res.exists():
-                target = out / "runs" / Path(d).relative_to(sweep_dir)
+        base = sweep_dir / run["name"]
+        for res in sorted([base / "results.json", *base.glob("seed*/results.json")]):
+            if res.is_file():
+                target = out / "runs" / res.parent.relative_to(sweep_dir)
                 target = target.with_suffix(".json") if target.name.startswith("seed") else target / "results.json"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(res, target)
@@ -237,14 +237,17 @@ def readme_files() -> list[Path]:
     return [REPO / "README.md", *sorted((REPO / "experiments").glob("*/README.md"))]
 
 
+GENERIC = ("grid", "rows", "metric_rows", "value", "inline", "machine", "elapsed")
+
+
 def _renderer(study: str, name: str) -> Callable[..., str]:
-    own = globals().get(name)
-    if own is not None and name in ("grid", "rows", "metric_rows", "value", "inline", "machine", "elapsed"):
-        return own
+    """The study's report module's `name` when it has one (a study may render its own way), else ours."""
     module = f"experiments.{study}.report"
-    if not (REPO / "experiments" / study / "report.py").is_file() or not hasattr(importlib.import_module(module), name):
-        raise ConfigError(f"results block {study}:{name}: no renderer {name!r} here or in {module}")
-    return getattr(importlib.import_module(module), name)
+    if (REPO / "experiments" / study / "report.py").is_file() and hasattr(importlib.import_module(module), name):
+        return getattr(importlib.import_module(module), name)
+    if name in GENERIC:
+        return globals()[name]
+    raise ConfigError(f"results block {study}:{name}: no renderer {name!r} in {module} or {__name__}")
 
 
 def render_block(spec: str) -> str:
@@ -255,10 +258,17 @@ def render_block(spec: str) -> str:
     return _renderer(study, name)(results_dir(study), **kwargs)
 
 
-def render_readme(text: str) -> str:
-    """`text` with every generated block re-rendered (blocks on one line stay inline)."""
+def render_readme(text: str, problems: list[str] | None = None) -> str:
+    """`text` with every generated block re-rendered (blocks on one line stay inline). With `problems`, a
+    block that cannot be rendered (its results are not published) is left as it is and named there."""
     def replace(match: re.Match) -> str:
-        body = render_block(match["spec"])
+        try:
+            body = render_block(match["spec"])
+        except UserError as e:
+            if problems is None:
+                raise
+            problems.append(f"block results:{match['spec']} cannot be rendered: {e}")
+            return match.group(0)
         inline = "\n" not in match["body"]
         sep = "" if inline else "\n"
         return f"<!-- results:{match['spec']} -->{sep}{body}{sep}<!-- /results -->"
@@ -305,12 +315,17 @@ def main(argv: list[str] | None = None) -> int:
             print(problem, file=sys.stderr)
         return 1 if problems else 0
     else:
+        problems = []
         for path in readme_files():
-            text = path.read_text()
-            new = render_readme(text)
+            text, mine = path.read_text(), []
+            new = render_readme(text, mine)
+            problems += [f"{path.relative_to(REPO)}: {p}" for p in mine]
             if new != text:
                 path.write_text(new)
                 print(f"updated {path.relative_to(REPO)}")
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return 1 if problems else 0
     return 0
 
 

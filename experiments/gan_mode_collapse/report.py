@@ -54,6 +54,9 @@ def inline_cells(results: Path, mixture: str, remedy: str, metric: str = "modes_
     import json
 
     path = Path(results) / "table.json"
+    if not path.is_file():
+        from genvision_jax.errors import MissingInputError
+        raise MissingInputError(f"{path} does not exist (publish the study's sweep first)")
     doc = json.loads(path.read_text())
     cells = [r for r in doc["runs"] if r.get("mixture") == mixture and r.get("remedy") == remedy]
     if not cells:

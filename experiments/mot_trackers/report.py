@@ -44,7 +44,10 @@ def _format(entry: dict, metric: str) -> str:
 def table(results: Path) -> str:
     """The whole table: a row per (level, tracker), as the run's own table.md."""
     doc, path = _results(results)
-    return markdown_table(doc["metrics"]["summary"]).rstrip() + f"\n\n_Source `{_source(path)}`._"
+    summary = doc["metrics"]["summary"]  # results.json sorts keys: the levels in the config's order
+    levels = [lv for lv in doc["config"]["benchmark"]["levels"] if lv in summary]
+    ordered = {lv: summary[lv] for lv in levels + sorted(set(summary) - set(levels))}
+    return markdown_table(ordered).rstrip() + f"\n\n_Source `{_source(path)}`._"
 
 
 def inline(results: Path, level: str, metric: str, trackers: str) -> str:

@@ -19,7 +19,10 @@ def test_tiny_in_process_writes_outputs_and_resumes(tmp_path, capsys):
     env = res["environment"]
     assert env["device_count"] == len(jax.devices()) and env["packages"]["jax"] == jax.__version__
     assert res["run"] == {"start_step": 0, "num_steps": 6, "train_time_s": res["run"]["train_time_s"],
-                          "config_changes": []} and res["run"]["train_time_s"] > 0
+                          "first_step_s": res["run"]["first_step_s"], "config_changes": []}
+    assert res["run"]["train_time_s"] > 0
+    # seconds since the process started: this pytest process began before the test did
+    assert res["run"]["first_step_s"] > 0
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 4, 6]
     assert all(np.isfinite(r["d_loss"]) and np.isfinite(r["g_loss"]) for r in rows)
