@@ -49,14 +49,29 @@ def plot_sweep(runs: list[dict], out_dir) -> None:
         title += f" — NeRF final curve PSNR {summary['reference']['final_curve_psnr']:.2f} dB"
     plot_psnr_vs_time(runs, out_dir / "psnr_vs_time.png", title)
     (out_dir / "race.json").write_text(json.dumps(summary, indent=2))
-    lines = ["| field | final curve PSNR | steps | train time (s) | time to NeRF's final PSNR (s) | / NeRF's time |",
+    (out_dir / "race.md").write_text(race_markdown(summary) + "\n")
+
+
+def race_markdown(summary: dict) -> str:
+    """The race table: per field its final curve PSNR, steps, train time and time to NeRF's final PSNR."""
+    lines = ["| field | final curve PSNR (dB) | steps | train time (s) | time to NeRF's final PSNR (s) | / NeRF's time |",
              "|---|---|---|---|---|---|"]
     for name, f in summary["fields"].items():
         hit = (f"{f['time_to_reference_psnr_s']:.0f} (step {f['step_reaching_reference_psnr']})"
                if f["time_to_reference_psnr_s"] is not None else "not reached")
         ratio = f"{f['time_ratio_to_reference']:.3f}" if f["time_ratio_to_reference"] is not None else "—"
         lines.append(f"| {name} | {f['final_curve_psnr']:.2f} | {f['steps']} | {f['train_time_s']:.0f} | {hit} | {ratio} |")
-    (out_dir / "race.md").write_text("\n".join(lines) + "\n")
+    return "\n".join(lines)
 
 
-__all__ = ["plot_sweep", "race_summary"]
+def race(results: Path) -> str:
+    """README block: the race table from the committed race.json."""
+    path = Path(results) / "race.json"
+    if not path.is_file():
+        from genvision_jax.errors import MissingInputError
+        raise MissingInputError(f"{path} does not exist (publish the study's sweep first)")
+    source = path.resolve().relative_to(Path(__file__).resolve().parents[2])
+    return race_markdown(json.loads(path.read_text())) + f"\n\n_Curve PSNR: the first test views of the curves; source `{source}`._"
+
+
+__all__ = ["plot_sweep", "race", "race_markdown", "race_summary"]
