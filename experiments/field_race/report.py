@@ -15,6 +15,7 @@ from pathlib import Path
 from experiments.nerf.report import plot_psnr_vs_time, psnr_curve, render_mosaic
 
 REFERENCE = "nerf"
+THRESHOLDS_DB = (18, 20, 22)  # curve PSNRs whose time to reach the race table lists, with each field's final
 
 
 def race_summary(runs: list[dict]) -> dict:
@@ -35,8 +36,17 @@ def race_summary(runs: list[dict]) -> dict:
             "step_reaching_reference_psnr": t_hit[2] if t_hit else None,
             "time_ratio_to_reference": t_hit[0] / ref_time if t_hit else None,
         }
+    levels = [(f"{v:g} dB", float(v)) for v in THRESHOLDS_DB]
+    levels += [(f"{f['final_curve_psnr']:.2f} dB ({name}'s final)", f["final_curve_psnr"]) for name, f in fields.items()]
+    thresholds = []
+    for label, level in sorted(levels, key=lambda x: x[1]):
+        times = {}
+        for name, curve in curves.items():
+            hit = next(((t, s) for t, p, s in curve if p >= level), None)
+            times[name] = None if hit is None else {"time_s": hit[0], "step": hit[1]}
+        thresholds.append({"label": label, "psnr": level, "times": times})
     return {"reference": {"field": REFERENCE, "final_curve_psnr": ref_psnr, "train_time_s": ref_time,
-                          "steps": ref_step}, "fields": fields}
+                          "steps": ref_step}, "fields": fields, "thresholds": thresholds}
 
 
 def plot_sweep(runs: list[dict], out_dir) -> None:
@@ -64,6 +74,33 @@ def race_markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def race_thresholds(results: Path) -> str:
+    """README block: the training time each field needs to reach each PSNR on the curve views, and that
+    time over NeRF's (the claim's ratio), from the committed race.json."""
+    path = Path(results) / "race.json"
+    if not path.is_file():
+        from genvision_jax.errors import MissingInputError
+        raise MissingInputError(f"{path} does not exist (publish the study's sweep first)")
+    summary = json.loads(path.read_text())
+    fields = list(summary["fields"])
+    head = ["curve PSNR reached"] + [f"{f}" + ("" if f == REFERENCE else f" (/ {REFERENCE})") for f in fields]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for row in summary["thresholds"]:
+        ref = row["times"].get(REFERENCE)
+        cells = [row["label"]]
+        for f in fields:
+            t = row["times"].get(f)
+            if t is None:
+                cells.append("not reached")
+            elif f == REFERENCE or ref is None:
+                cells.append(f"{t['time_s']:.0f} s")
+            else:
+                cells.append(f"{t['time_s']:.0f} s ({t['time_s'] / ref['time_s']:.2f})")
+        lines.append("| " + " | ".join(cells) + " |")
+    source = path.resolve().relative_to(Path(__file__).resolve().parents[2])
+    return "\n".join(lines) + f"\n\n_Training wall time to the first curve evaluation at or above the PSNR; source `{source}`._"
+
+
 def race(results: Path) -> str:
     """README block: the race table from the committed race.json."""
     path = Path(results) / "race.json"
@@ -74,4 +111,4 @@ def race(results: Path) -> str:
     return race_markdown(json.loads(path.read_text())) + f"\n\n_Curve PSNR: the first test views of the curves; source `{source}`._"
 
 
-__all__ = ["plot_sweep", "race", "race_markdown", "race_summary"]
+__all__ = ["plot_sweep", "race", "race_markdown", "race_summary", "race_thresholds"]

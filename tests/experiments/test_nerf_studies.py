@@ -79,6 +79,12 @@ def test_race_summary_times_each_field_to_nerfs_final_psnr(tmp_path):
     assert s["fields"]["fast"]["time_ratio_to_reference"] == pytest.approx(3.0 / 40.0)
     assert s["fields"]["slow"]["time_to_reference_psnr_s"] is None
     assert np.isclose(s["fields"]["nerf"]["time_ratio_to_reference"], 1.0)
+    # time to fixed PSNRs and to each field's final one, ascending
+    rows = {r["label"]: r["times"] for r in s["thresholds"]}
+    assert [r["psnr"] for r in s["thresholds"]] == sorted(r["psnr"] for r in s["thresholds"])
+    assert rows["18 dB"]["nerf"] == {"time_s": 20.0, "step": 200} and rows["18 dB"]["fast"]["time_s"] == 3.0
+    assert rows["18 dB"]["slow"]["time_s"] == 60.0 and rows["20 dB"]["slow"] is None
+    assert rows["22.00 dB (fast's final)"]["fast"]["time_s"] == 5.0 and rows["22 dB"]["nerf"] is None
 
 
 def test_motion_masks_and_psnr_split_moving_from_static_pixels(tmp_path):
