@@ -281,12 +281,10 @@ def check_readmes() -> list[str]:
     for path in readme_files():
         text = path.read_text()
         for match in BLOCK.finditer(text):
-            try:
-                expected = render_readme(match.group(0))
-            except UserError as e:
-                problems.append(f"{path.relative_to(REPO)}: block results:{match['spec']} cannot be rendered: {e}")
-                continue
-            if expected != match.group(0):
+            unrenderable: list[str] = []
+            expected = render_readme(match.group(0), unrenderable)
+            problems += [f"{path.relative_to(REPO)}: {p}" for p in unrenderable]
+            if not unrenderable and expected != match.group(0):
                 problems.append(f"{path.relative_to(REPO)}: block results:{match['spec']} differs from its "
                                 f"committed JSON (run `python -m experiments.results readme`)")
     return problems

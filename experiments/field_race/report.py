@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from experiments.nerf.report import plot_psnr_vs_time, psnr_curve, render_mosaic
+from genvision_jax.errors import MissingInputError
 
 REFERENCE = "nerf"
 THRESHOLDS_DB = (18, 20, 22)  # curve PSNRs whose time to reach the race table lists, with each field's final
@@ -74,14 +75,18 @@ def race_markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def _race_json(results: Path) -> tuple[dict, Path]:
+    """The committed race.json and its path relative to the repository."""
+    path = Path(results) / "race.json"
+    if not path.is_file():
+        raise MissingInputError(f"{path} does not exist (publish the study's sweep first)")
+    return json.loads(path.read_text()), path.resolve().relative_to(Path(__file__).resolve().parents[2])
+
+
 def race_thresholds(results: Path) -> str:
     """README block: the training time each field needs to reach each PSNR on the curve views, and that
     time over NeRF's (the claim's ratio), from the committed race.json."""
-    path = Path(results) / "race.json"
-    if not path.is_file():
-        from genvision_jax.errors import MissingInputError
-        raise MissingInputError(f"{path} does not exist (publish the study's sweep first)")
-    summary = json.loads(path.read_text())
+    summary, source = _race_json(results)
     fields = list(summary["fields"])
     head = ["curve PSNR reached"] + [f"{f}" + ("" if f == REFERENCE else f" (/ {REFERENCE})") for f in fields]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
@@ -97,18 +102,13 @@ def race_thresholds(results: Path) -> str:
             else:
                 cells.append(f"{t['time_s']:.0f} s ({t['time_s'] / ref['time_s']:.2f})")
         lines.append("| " + " | ".join(cells) + " |")
-    source = path.resolve().relative_to(Path(__file__).resolve().parents[2])
     return "\n".join(lines) + f"\n\n_Training wall time to the first curve evaluation at or above the PSNR; source `{source}`._"
 
 
 def race(results: Path) -> str:
     """README block: the race table from the committed race.json."""
-    path = Path(results) / "race.json"
-    if not path.is_file():
-        from genvision_jax.errors import MissingInputError
-        raise MissingInputError(f"{path} does not exist (publish the study's sweep first)")
-    source = path.resolve().relative_to(Path(__file__).resolve().parents[2])
-    return race_markdown(json.loads(path.read_text())) + f"\n\n_Curve PSNR: the first test views of the curves; source `{source}`._"
+    summary, source = _race_json(results)
+    return race_markdown(summary) + f"\n\n_Curve PSNR: the first test views of the curves; source `{source}`._"
 
 
 __all__ = ["plot_sweep", "race", "race_markdown", "race_summary", "race_thresholds"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
@@ -9,6 +10,8 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from genvision_jax.errors import InputError, MissingInputError  # noqa: E402
 
 
 def plot_sweep(runs: list[dict], out_dir) -> None:
@@ -51,16 +54,12 @@ def plot_sweep(runs: list[dict], out_dir) -> None:
 def inline_cells(results: Path, mixture: str, remedy: str, metric: str = "modes_covered", digits: str = "1") -> str:
     """README text: one remedy's `metric` for every loss on one mixture, 'loss mean, ...' (mean over the
     seeds of each run), from the committed table.json."""
-    import json
-
     path = Path(results) / "table.json"
     if not path.is_file():
-        from genvision_jax.errors import MissingInputError
         raise MissingInputError(f"{path} does not exist (publish the study's sweep first)")
     doc = json.loads(path.read_text())
     cells = [r for r in doc["runs"] if r.get("mixture") == mixture and r.get("remedy") == remedy]
     if not cells:
-        from genvision_jax.errors import InputError
         raise InputError(f"{path} has no run with mixture {mixture!r} and remedy {remedy!r}")
     d = int(digits)
     return ", ".join(f"{r['loss']} {np.mean(r[metric]['values']):.{d}f}" if r[metric]["values"] else f"{r['loss']} —"

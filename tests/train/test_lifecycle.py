@@ -330,3 +330,20 @@ def test_two_processes_of_four_devices_match_one_process_of_eight(tmp_path, name
     res = json.loads((multi / "results.json").read_text())
     assert res["environment"]["process_count"] == 2 and res["environment"]["device_count"] == 8
     assert_same_state(single, multi, exact=False)
+
+
+def test_process_age_counts_from_the_process_start():
+    import subprocess
+    import sys
+    import time
+
+    from genvision_jax.train.run import process_age_s
+
+    a = process_age_s()
+    time.sleep(0.3)
+    b = process_age_s()
+    assert a is not None and a > 0 and 0.2 < b - a < 5.0
+    # a fresh interpreter that sleeps 1 s after starting reports an age of at least that
+    code = "import time; time.sleep(1.0); from genvision_jax.train.run import process_age_s; print(process_age_s())"
+    age = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert 1.0 <= age < 30.0
