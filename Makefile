@@ -29,7 +29,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=20 tests
 
-# The heavier checks too (e.g. every program of the GAN loss x penalty x norm product, not a pairwise cover).
+# The heavier checks too: every program of the GAN loss x penalty x norm product (not a pairwise cover), every
+# checkpoint damage, kill -9 and 2-process run on every trainer, every variant of the tiny study sweeps.
 test-full: $(STAMP)
 	GENVISION_TEST_FULL=1 $(PY) -m pytest -q -n 2 --dist loadgroup --durations=20 tests
 

@@ -75,8 +75,7 @@ class MetricWriter:
             tmp = self.path.with_suffix(".jsonl.tmp")
             tmp.write_text("".join(l + "\n" for l in keep))
             os.replace(tmp, self.path)  # a kill here leaves the old or the new log, never half of one
-        from tensorboardX import SummaryWriter
-
+        SummaryWriter = _summary_writer_class()
         # purge_step hides TensorBoard points logged after the checkpoint we resume from.
         purge = resume_step + 1 if resume_step else None
         self._tb = SummaryWriter(str(Path(workdir) / "tb"), purge_step=purge)
@@ -98,3 +97,21 @@ class MetricWriter:
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+
+
+def _summary_writer_class():
+    """tensorboardX's SummaryWriter, imported without PyTorch: tensorboardX imports torch when it is
+    installed (only to accept torch tensors, which we never pass), which costs every run ~2 s of startup.
+    While tensorboardX is imported, `import torch` fails as if torch were absent; afterwards torch imports
+    as usual."""
+    import sys
+
+    if "tensorboardX" in sys.modules or "torch" in sys.modules:
+        from tensorboardX import SummaryWriter
+        return SummaryWriter
+    sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` raises ImportError
+    try:
+        from tensorboardX import SummaryWriter
+    finally:
+        del sys.modules["torch"]
+    return SummaryWriter

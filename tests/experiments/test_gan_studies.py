@@ -1,6 +1,7 @@
 """gan_mode_collapse and gan_losses: every config's tiny variant, resume, and the sweep runner."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -77,19 +78,25 @@ def test_sweep_runner_tabulates_runs_and_records_failures(tmp_path, monkeypatch)
 
 
 def test_sweep_workers_claim_each_run_once_and_match_one_process(tmp_path, monkeypatch):
+    """Two worker processes share a sweep's runs. The numbers equal one process's run of the same sweep
+    (`make test-full`; `make test` checks the claims and that every run is complete)."""
     config_path = str(REPO / "experiments/gan_mode_collapse/configs/default.py") + ":tiny"
     monkeypatch.chdir(REPO)
-    one = sweep.run_sweep(config_path, str(tmp_path / "one"), only="grid25/ns")
     two = sweep.run_sweep(config_path, str(tmp_path / "two"), only="grid25/ns", workers=2)
-    assert [r["name"] for r in two["runs"]] == [r["name"] for r in one["runs"]] and len(one["runs"]) == 2
-    for a, b in zip(one["runs"], two["runs"]):
-        assert a["failed"] == b["failed"] == [] and b["missing"] == []
-        for m in collapse_configs.TABLE["metrics"]:  # same programs, same seeds: identical numbers
-            assert a[m]["values"] == b[m]["values"] and len(a[m]["values"]) == 2
+    assert [r["name"] for r in two["runs"]] == ["grid25/ns/none", "grid25/ns/unrolled5"]
+    for b in two["runs"]:
+        assert b["failed"] == [] and b["missing"] == []
+        assert all(len(b[m]["values"]) == 2 for m in collapse_configs.TABLE["metrics"])
+    if os.environ.get("GENVISION_TEST_FULL") == "1":
+        one = sweep.run_sweep(config_path, str(tmp_path / "one"), only="grid25/ns")
+        assert [r["name"] for r in two["runs"]] == [r["name"] for r in one["runs"]]
+        for a, b in zip(one["runs"], two["runs"]):
+            for m in collapse_configs.TABLE["metrics"]:  # same programs, same seeds: identical numbers
+                assert a[m]["values"] == b[m]["values"]
     logs = [(tmp_path / "two" / f"worker{k}.log").read_text() for k in range(2)]
     started = [line for log in logs for line in log.splitlines() if line.startswith("[")]
     assert len(started) == 2 and len(set(started)) == 2  # every run trained once, by one worker
     assert not (tmp_path / "two" / ".claims").exists()
     assert two["sweep_elapsed"]["workers"] == 2 and "2 worker(s)" in (tmp_path / "two" / "table.md").read_text()
     with pytest.raises(ConfigError, match="workers must be >= 1"):
-        sweep.run_sweep(config_path, str(tmp_path / "one"), workers=0)
+        sweep.run_sweep(config_path, str(tmp_path / "zero"), workers=0)
