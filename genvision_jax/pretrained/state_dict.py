@@ -34,22 +34,15 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 
-def import_torch(purpose: str):
-    """torch, or an ImportError that says what needed it and how to avoid it."""
-    try:
-        import torch
-    except ImportError as err:
-        raise ImportError(f"reading {purpose} needs PyTorch (pip install torch); without it, "
-                          "convert the file to .npz with the same keys once elsewhere") from err
-    return torch
-
-
 def read_state_dict(path) -> dict[str, np.ndarray]:
     """Flat {key: float32 array} from a torch state dict (.pth/.pt) or an .npz with the same keys.
 
-    torch files are read with `torch.load(weights_only=True)` (no arbitrary unpickling); a
-    checkpoint wrapping the state dict under 'state_dict' is unwrapped.
+    torch files (zip or legacy format) are read by `genvision_jax.pretrained.torch_files`' restricted
+    reader: no torch needed, no arbitrary unpickling; a checkpoint wrapping the state dict under
+    'state_dict' is unwrapped.
     """
+    from genvision_jax.pretrained.torch_files import read_torch_state_dict
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
@@ -60,19 +53,7 @@ def read_state_dict(path) -> dict[str, np.ndarray]:
     if suffix not in TORCH_SUFFIXES:
         raise ValueError(f"{path}: unsupported weights format {suffix!r}; expected one of "
                          f"{[*TORCH_SUFFIXES, '.npz']}")
-    torch = import_torch(str(path))
-    obj = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
-        obj = obj["state_dict"]
-    if not isinstance(obj, Mapping):
-        raise ValueError(f"{path}: expected a state dict (a mapping of names to tensors); "
-                         f"got {type(obj).__name__}")
-    out = {}
-    for key, value in obj.items():
-        if not isinstance(value, torch.Tensor):
-            raise ValueError(f"{path}: entry {key!r} is a {type(value).__name__}, not a tensor")
-        out[key] = value.detach().to(torch.float32).cpu().numpy()
-    return out
+    return {k: np.asarray(v, np.float32) for k, v in read_torch_state_dict(path).items()}
 
 
 def conv_kernel(w: np.ndarray) -> np.ndarray:

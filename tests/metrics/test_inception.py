@@ -176,7 +176,7 @@ def test_extractor_legacy_and_clean_resize(weights_file):
 
 
 @pytest.mark.parametrize("images, match", [
-    (np.zeros((2, 32, 32, 1), np.float32), r"expects RGB images \[N, H, W, 3\] .*\(repeat gray"),
+    (np.zeros((2, 32, 32, 2), np.float32), r"expects RGB \(or gray, repeated to RGB\) images \[N, H, W, 3\|1\]"),
     (np.zeros((2, 32, 32, 3), np.uint8), r"got dtype uint8"),
     (np.full((2, 32, 32, 3), 1.5, np.float32), r"got values in \[1.5, 1.5\]"),
 ])
@@ -188,7 +188,7 @@ def test_extractor_input_errors(weights_file, images, match):
 
 def test_load_inception_extractor_argument_errors(weights_file, tmp_path):
     path = weights_file
-    with pytest.raises(ValueError, match=r"unknown resize 'bicubic'; valid: \['legacy', 'clean'\]"):
+    with pytest.raises(ValueError, match=r"unknown resize 'bicubic'; valid: \['legacy', 'clean', 'tf1'\]"):
         load_inception_extractor(path, resize="bicubic")
     with pytest.raises(ValueError, match=r"unknown output 'pool2'"):
         load_inception_extractor(path, output="pool2")

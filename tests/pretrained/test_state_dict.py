@@ -100,6 +100,48 @@ def test_read_errors(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"unsupported weights format '\.ckpt'"):
         read_state_dict(tmp_path / "w.ckpt")
     (tmp_path / "w.pth").write_bytes(b"\0")
-    monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
-    with pytest.raises(ImportError, match=r"needs PyTorch .* convert the file to \.npz"):
+    monkeypatch.setitem(sys.modules, "torch", None)  # torch is not needed to read torch files
+    with pytest.raises(ValueError, match=r"w\.pth: cannot read this PyTorch file"):
         read_state_dict(tmp_path / "w.pth")
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_torch_files_are_read_without_torch_and_equal_torch_load(tmp_path, monkeypatch, zip_format):
+    """Both torch.save formats (zip since 1.6, the legacy pickle stream before), views with strides and
+    offsets, integer tensors and nn.Parameters: our reader equals torch.load, with torch hidden."""
+    torch = pytest.importorskip("torch")
+    base = torch.arange(24, dtype=torch.float32).reshape(4, 6)
+    saved = {"w": torch.randn(5, 3, generator=torch.Generator().manual_seed(0)),
+             "transposed": base.t(), "sliced": base[1:, 2:5], "steps": torch.arange(7, dtype=torch.int64),
+             "param": torch.nn.Parameter(torch.ones(2, 2)), "half": torch.randn(3).half()}
+    path = tmp_path / "sd.pth"
+    torch.save({"state_dict": saved}, path, _use_new_zipfile_serialization=zip_format)
+    reference = {k: v.detach().numpy() for k, v in torch.load(path, weights_only=True)["state_dict"].items()}
+    monkeypatch.setitem(sys.modules, "torch", None)
+    from genvision_jax.pretrained.torch_files import read_torch_state_dict
+
+    ours = read_torch_state_dict(path)
+    assert sorted(ours) == sorted(reference)
+    for key, value in reference.items():
+        assert ours[key].dtype == value.dtype and ours[key].shape == value.shape, key
+        np.testing.assert_array_equal(ours[key], value)
+    assert read_state_dict(path)["steps"].dtype == np.float32  # the converters' view: float32
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_torch_file_reader_refuses_code_and_non_tensors(tmp_path, zip_format):
+    torch = pytest.importorskip("torch")
+    from genvision_jax.pretrained.torch_files import read_torch_state_dict
+
+    class Evil:
+        def __reduce__(self):
+            import os
+            return (os.system, ("echo should-not-run",))
+
+    path = tmp_path / "evil.pth"
+    torch.save({"w": torch.ones(2), "x": Evil()}, path, _use_new_zipfile_serialization=zip_format)
+    with pytest.raises(ValueError, match=r"evil\.pth: .*refusing to load (posix|os)\.system"):
+        read_torch_state_dict(path)
+    torch.save({"w": torch.ones(2), "n": 3}, path, _use_new_zipfile_serialization=zip_format)
+    with pytest.raises(ValueError, match=r"entry 'n' is a int, not a tensor"):
+        read_torch_state_dict(path)

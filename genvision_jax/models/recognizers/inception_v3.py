@@ -178,7 +178,8 @@ def check_variant(variant: str) -> str:
 class InceptionV3(nn.Module):
     """x [N, H, W, 3] in [-1, 1] (H, W >= 75) -> {'pool3': [N, 2048], 'logits': [N, num_classes]}.
 
-    `num_classes` None means the variant's default (1000, or 1008 for 'fid'). Use with
+    `num_classes` None means the variant's default (1000, or 1008 for 'fid'); 0 means no classifier
+    (only 'pool3' is returned), as for weight files that carry the feature trunk alone. Use with
     `apply({'params': ..., 'batch_stats': ...}, x)`.
     """
 
@@ -215,4 +216,6 @@ class InceptionV3(nn.Module):
         x = InceptionE(pool, self.impl, name="Mixed_7b")(x)
         x = InceptionE(last_pool, self.impl, name="Mixed_7c")(x)
         pool3 = jnp.mean(x, axis=(1, 2))
+        if self.num_classes == 0:
+            return {"pool3": pool3}
         return {"pool3": pool3, "logits": nn.Dense(num_classes, name="fc")(pool3)}
