@@ -180,3 +180,22 @@ def test_unknown_variant_and_bad_input_are_refused():
     with pytest.raises(ValueError, match=r"RGB images \[N, H, W, 3\].*\(2, 32, 32\)"):
         jax.eval_shape(model_lib.EfficientNetLite().init, jax.random.key(0),
                        jax.ShapeDtypeStruct((2, 32, 32), jnp.float32))
+
+
+def test_real_backbone_for_the_perceptual_losses(runs):
+    """EfficientNet-Lite0's ImageNet taps through losses.perceptual: a lightly noised cat is perceptually
+    closer to the cat than the coffee cup is, for the feature, Gram and LPIPS-like distances."""
+    from genvision_jax.losses.perceptual import feature_loss, lpips_like, style_loss
+
+    images = photos_224() / 127.5 - 1.0
+    cat, coffee = images[0:1], images[1:2]
+    noised = np.clip(cat + np.random.default_rng(0).normal(0, 0.05, cat.shape), -1, 1).astype(np.float32)
+    taps = ("stage2", "stage4", "stage6")
+    fn = model_lib.features_fn(converter.load_packaged(), taps)
+    x = jnp.asarray(np.concatenate([noised, coffee]))
+    y = jnp.asarray(np.concatenate([cat, cat]))
+    for loss in (feature_loss(fn, x, y, taps), style_loss(fn, x, y, taps), lpips_like(fn, x, y, taps)):
+        near, far = np.asarray(loss)
+        assert 0 < near < 0.5 * far, (near, far)
+    with pytest.raises(ValueError, match=r"unknown EfficientNet-Lite tap\(s\) \['relu4_2'\]"):
+        model_lib.features_fn({}, ["relu4_2"])

@@ -192,3 +192,25 @@ class EfficientNetLite(nn.Module):
         if self.num_classes:
             taps["logits"] = nn.Dense(self.num_classes, name="fc")(taps["pool"])
         return taps
+
+
+def features_fn(variables, taps, variant: str = "lite0", num_classes: int = NUM_CLASSES):
+    """`images [N, H, W, 3] in [-1, 1] -> {tap: features}`: EfficientNet-Lite as a backbone for
+    `genvision_jax.losses.perceptual` (feature, Gram and LPIPS-like losses over named taps).
+
+    taps: any of `TAPS` ('stem', 'stage1'..'stage7', 'head', 'pool', 'logits'). The whole network runs
+    (XLA drops what no requested tap needs). As for any closure under `jax.jit`, the variables become
+    constants of the compiled program; in a jitted training step pass them as an argument and build
+    the function inside.
+    """
+    taps = tuple(taps)
+    unknown = [t for t in taps if t not in TAPS or (t == "logits" and not num_classes)]
+    if unknown:
+        raise ValueError(f"unknown EfficientNet-Lite tap(s) {unknown}; valid: {list(TAPS)}")
+    model = EfficientNetLite(check_variant(variant), num_classes)
+
+    def fn(images):
+        out = model.apply(variables, images)
+        return {t: out[t] for t in taps}
+
+    return fn

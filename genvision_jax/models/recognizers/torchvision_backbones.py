@@ -24,6 +24,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from genvision_jax.models.recognizers import vgg
 from genvision_jax.nn import Conv
 
 NETS = ("alex", "vgg", "squeeze")
@@ -72,26 +73,24 @@ class AlexNetFeatures(nn.Module):
         return relu1, relu2, relu3, relu4, relu5
 
 
-VGG16_STAGES = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+# VGG16's LPIPS taps: the last ReLU of each stage, torchvision features 3, 8, 15, 22, 29.
+VGG16_TAPS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
 
 
 class VGG16Features(nn.Module):
-    """x [N, H, W, 3] (H, W >= 16) -> 5 taps: the last ReLU of each stage (relu1_2 ... relu5_3)."""
+    """x [N, H, W, 3] (H, W >= 16) -> 5 taps: the last ReLU of each stage (relu1_2 ... relu5_3).
+
+    The layers are `vgg.vgg_stack`'s (the full VGG16/VGG19 with any taps is `vgg.VGG`); the params
+    are the same 13 convs `features_<i>` as `vgg.VGG(16)`'s.
+    """
 
     impl: str = DEFAULT_IMPL
 
     @nn.compact
     def __call__(self, x) -> tuple[jax.Array, ...]:
-        taps, index = [], 0  # index walks torchvision's features: conv, relu, ..., maxpool
-        for stage, widths in enumerate(VGG16_STAGES):
-            if stage:
-                x = max_pool(x, 2, 2)
-                index += 1
-            for width in widths:
-                x = nn.relu(Conv(width, 3, 1, 1, impl=self.impl, name=f"features_{index}")(x))
-                index += 2
-            taps.append(x)
-        return tuple(taps)
+        indices = [vgg.tap_index(16, tap) for tap in VGG16_TAPS]
+        outputs = vgg.vgg_stack(x, 16, indices, self.impl, what="LPIPS VGG16 trunk")
+        return tuple(outputs[i] for i in indices)
 
 
 class Fire(nn.Module):
