@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.bench_tracking
 	$(PY) -m benchmarks.bench_fields
 	$(PY) -m benchmarks.bench_startup
+	$(PY) -m benchmarks.bench_pretrained
 
 clean:
 	rm -rf $(VENV) workdirs

@@ -1,6 +1,6 @@
 """Building blocks shared by model families."""
 
-from genvision_jax.nn.conv import Conv, ConvTranspose
+from genvision_jax.nn.conv import Conv, ConvTranspose, DepthwiseConv, depthwise_conv2d
 from genvision_jax.nn.gan_layers import MinibatchDiscrimination, minibatch_stddev
 from genvision_jax.nn.norms import (
     NORMS,
@@ -18,9 +18,11 @@ __all__ = [
     "ConditionalBatchNorm",
     "Conv",
     "ConvTranspose",
+    "DepthwiseConv",
     "MinibatchDiscrimination",
     "check_labels",
     "check_norm",
+    "depthwise_conv2d",
     "make_conditional_norm",
     "make_norm",
     "minibatch_stddev",

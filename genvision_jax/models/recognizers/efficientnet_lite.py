@@ -44,6 +44,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from genvision_jax.nn import DepthwiseConv
+
 # (width coefficient, depth coefficient, resolution) of each variant.
 VARIANTS = {
     "lite0": (1.0, 1.0, 224),
@@ -145,8 +147,7 @@ class MBConv(nn.Module):
         if c.expansion != 1:
             y = nn.Conv(hidden, (1, 1), use_bias=False, name="expand_conv")(y)
             y = jax.nn.relu6(_bn("bn0")(y))
-        y = nn.Conv(hidden, (c.kernel, c.kernel), strides=c.stride, padding="SAME", feature_group_count=hidden,
-                    use_bias=False, name="depthwise_conv")(y)
+        y = DepthwiseConv(c.kernel, c.stride, "SAME", use_bias=False, name="depthwise_conv")(y)
         y = jax.nn.relu6(_bn("bn1")(y))
         y = nn.Conv(c.out_features, (1, 1), use_bias=False, name="project_conv")(y)
         y = _bn("bn2")(y)
