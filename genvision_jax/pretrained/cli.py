@@ -75,13 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"  sha256 {r['sha256']}")
         return 0
     for w in selected:
-        w.path()  # not installed: one message naming the package (exit 2)
+        w.verified_path()  # not installed, or not the pinned bytes: one message naming it (exit 2)
     if args.command == "convert":
         rows = []
         for w in selected:
             if args.refresh:
-                _load(w, use_cache=False)
-            w.verified_path()
+                w.cache_path(_converter_version(w)).unlink(missing_ok=True)
             with contextlib.redirect_stdout(sys.stderr):
                 _load(w, use_cache=True)
             rows.append({"name": w.name, "cache": str(w.cache_path(_converter_version(w)))})
