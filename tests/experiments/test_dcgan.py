@@ -47,7 +47,7 @@ def test_in_loop_and_final_generative_metrics(tmp_path):
         config.eval.metrics = ("fid", "kid")
         config.eval.num_samples, config.eval.batch_size = 64, 32
         config.eval.standard_extractor = "inception:tf2015"  # gray digits, repeated to RGB, resized to 299
-        config.eval.standard_num_samples = config.eval.standard_num_real = 16
+        config.eval.standard_num_samples = config.eval.standard_num_real = 8
         config.sample_every = 0
     m = train_and_evaluate(config, str(tmp_path))["metrics"]
     for key in ("fid_initial", "kid_initial", "fid_final", "fid_final_ema", "kid_final", "fid_real_test_split",
@@ -61,6 +61,6 @@ def test_in_loop_and_final_generative_metrics(tmp_path):
     res = json.loads((tmp_path / "results.json").read_text())
     standard = res["protocol"]["generative_inception"]["fid"]
     assert standard["feature_extractor"] == "inception_tf2015/pool3" and standard["resize"] == "tf1"
-    assert (standard["n_fake"], standard["n_real"]) == (16, 16)
+    assert (standard["n_fake"], standard["n_real"]) == (8, 8)
     kid = res["protocol"]["generative"]["kid"]
     assert kid["subset_size"] == 64 and kid["subset_size_reduced"] is True  # 64 samples < 1000: recorded

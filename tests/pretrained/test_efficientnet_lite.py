@@ -184,10 +184,15 @@ def test_real_backbone_for_the_perceptual_losses(runs):
     cat, coffee = images[0:1], images[1:2]
     noised = np.clip(cat + np.random.default_rng(0).normal(0, 0.05, cat.shape), -1, 1).astype(np.float32)
     taps = ("stage2", "stage4", "stage6")
-    fn = model_lib.features_fn(converter.load_packaged(), taps)
+
+    @jax.jit  # one compile; the variables are an argument, not constants baked into the program
+    def losses(variables, x, y):
+        fn = model_lib.features_fn(variables, taps)
+        return feature_loss(fn, x, y, taps), style_loss(fn, x, y, taps), lpips_like(fn, x, y, taps)
+
     x = jnp.asarray(np.concatenate([noised, coffee]))
     y = jnp.asarray(np.concatenate([cat, cat]))
-    for loss in (feature_loss(fn, x, y, taps), style_loss(fn, x, y, taps), lpips_like(fn, x, y, taps)):
+    for loss in losses(converter.load_packaged(), x, y):
         near, far = np.asarray(loss)
         assert 0 < near < 0.5 * far, (near, far)
     with pytest.raises(ValueError, match=r"unknown EfficientNet-Lite tap\(s\) \['relu4_2'\]"):
