@@ -78,3 +78,18 @@ def test_python_dash_m_entry_point():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert [r["name"] for r in json.loads(proc.stdout)] == NAMES
+
+
+def test_self_checks_of_the_torch_packaged_networks_run_their_references_and_pass():
+    """`check` for inception:tf2015 and efficientnet_lite0:imagenet: our networks on scikit-image's photos
+    against the packages' own torch models (both installed by the test extra), within the stated tolerance."""
+    packaged.discover()
+    inception = packaged.SELF_CHECKS["inception:tf2015"]()["checks"]
+    assert "TorchScript" in inception["reference"] and inception["pool3_abs_max"] > 1.0
+    assert inception["max_abs_diff"] <= inception["tolerance"] == pytest.approx(1e-4 * inception["pool3_abs_max"])
+    result = packaged.SELF_CHECKS["efficientnet_lite0:imagenet"]()
+    checks = result["checks"]
+    assert result["passed"] and checks["reference"].startswith("efficientnet-lite-pytorch")
+    assert checks["top1"] == {"chelsea": 285, "coffee": 967} and checks["max_abs_diff"] <= 1e-4
+    photos = packaged.sample_photos(64, ("coffee",))
+    assert photos.shape == (1, 64, 64, 3) and -1.0 <= photos.min() < 0.0 < photos.max() <= 1.0
