@@ -86,7 +86,7 @@ def bench_field(config, steps: int, repeats: int) -> dict:
     state_bytes = int(sum(x.size * x.dtype.itemsize for x in jax.tree.leaves((state.params, state.opt_state))))
     return {"train": train, "render": render, "num_params": num_params, "params_and_adam_bytes": state_bytes,
             "batch_rays": config.batch_rays,
-            "samples_per_ray": {"coarse": setup.num_coarse, "fine": setup.num_fine}}
+            "samples_per_ray": {"coarse": setup.renderer.num_coarse, "fine": setup.renderer.num_fine}}
 
 
 def main(argv=None):

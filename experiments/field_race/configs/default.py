@@ -10,7 +10,7 @@ Every `eval.every` steps the PSNR on the first 4 test views is logged with the t
 far (evaluations excluded): the PSNR-vs-time curves. `plot_sweep` (experiments/field_race/train.py)
 draws them and measures how long each grid field takes to reach NeRF's final curve PSNR.
 
-Variants: tiny (CI smoke), cpu (README: `spheres` 64x64; NeRF 1,500 steps, grids 500), paper (each
+Variants: tiny (CI smoke), cpu (README: `spheres` 64x64; NeRF 1,500 steps, Instant-NGP 1,000, the other grids 500), paper (each
 field's paper sizes and sample counts on a Blender folder: 30k steps for the grids, as TensoRF and
 Instant-NGP report, NeRF's 250k).
 
@@ -23,7 +23,7 @@ from experiments.nerf.configs.default import field_preset, study_config
 
 FIELDS = ("nerf", "instant_ngp", "tensorf", "plenoxels")
 STEPS = {"tiny": {f: 4 for f in FIELDS},
-         "cpu": {"nerf": 1500, "instant_ngp": 500, "tensorf": 500, "plenoxels": 500},
+         "cpu": {"nerf": 1500, "instant_ngp": 1000, "tensorf": 500, "plenoxels": 500},
          "paper": {"nerf": 250_000, "instant_ngp": 30_000, "tensorf": 30_000, "plenoxels": 30_000}}
 EVAL_EVERY = {"tiny": {f: 2 for f in FIELDS},
               "cpu": {"nerf": 100, "instant_ngp": 25, "tensorf": 25, "plenoxels": 25},

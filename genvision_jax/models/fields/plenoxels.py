@@ -21,12 +21,14 @@ import jax
 import jax.numpy as jnp
 
 from genvision_jax.models.fields.common import Bounds, check_field_inputs, grid_corners, to_unit_cube, zero_outside
+from genvision_jax.nn.fusion import fusion_barrier
 from genvision_jax.models.fields.encoding import spherical_harmonics
 
 
 def trilinear(grid: jax.Array, u: jax.Array) -> jax.Array:
     """grid [X, Y, Z, C], u [..., 3] continuous vertex coordinates (clamped to the grid) → [..., C]."""
     corners, w = grid_corners(u, jnp.asarray(grid.shape[:3]))  # [..., 8, 3], [..., 8]
+    corners = fusion_barrier(corners)  # computed once, not per gathered value (nn/fusion.py)
     vals = grid[corners[..., 0], corners[..., 1], corners[..., 2]]  # [..., 8, C]
     return jnp.einsum("...c,...cd->...d", w, vals)
 

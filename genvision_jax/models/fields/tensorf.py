@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from genvision_jax.models.fields.common import Bounds, check_field_inputs, grid_corners, to_unit_cube, zero_outside
+from genvision_jax.nn.fusion import fusion_barrier
 from genvision_jax.models.fields.encoding import positional_encoding
 
 PLANE_AXES = ((0, 1), (0, 2), (1, 2))  # mode m: plane over these axes ...
@@ -44,6 +45,7 @@ def sample_vm(planes: jax.Array, lines: jax.Array, u: jax.Array) -> jax.Array:
     mode = np.arange(3)
     uv = u[..., np.array(PLANE_AXES)]  # [..., 3, 2]
     corners, w = grid_corners(uv, g)  # [..., 3, 4, 2], [..., 3, 4]
+    corners = fusion_barrier(corners)  # computed once, not per gathered value (nn/fusion.py)
     plane_vals = planes[mode[:, None], corners[..., 0], corners[..., 1]]  # [..., 3, 4, R]
     plane_vals = jnp.einsum("...mc,...mcr->...mr", w, plane_vals)
     lcorners, lw = grid_corners(u[..., np.array(LINE_AXIS)][..., None], g)  # [..., 3, 2, 1], [..., 3, 2]
