@@ -41,10 +41,12 @@ readme: $(STAMP)
 	$(PY) -m experiments.results readme
 
 bench: $(STAMP)
-	$(PY) -m benchmarks.bench_conv
-	$(PY) -m benchmarks.bench_dcgan
+	$(PY) -m benchmarks.bench_conv --components --out benchmarks/results/conv_layers.json
+	$(PY) -m benchmarks.bench_xla_flags --out benchmarks/results/xla_flags.json
+	$(PY) -m benchmarks.bench_dcgan --out benchmarks/results/dcgan_step_64px_b64.json
 	$(PY) -m benchmarks.bench_metrics
 	$(PY) -m benchmarks.bench_tracking
+	$(PY) -m benchmarks.bench_hash_grid --out benchmarks/results/hash_grid_components.json
 	$(PY) -m benchmarks.bench_fields
 	$(PY) -m benchmarks.bench_startup
 	$(PY) -m benchmarks.bench_pretrained

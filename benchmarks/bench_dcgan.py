@@ -5,7 +5,8 @@
 Both sides run the identical procedure (Radford et al. 2016 architecture, non-saturating loss,
 Adam 2e-4/0.5): G forward once, D update on (x, G(z).detach()), G update through the updated D.
 Reports median seconds per step after warm-up, compile time, XLA's FLOP count for our step and the
-ratio ours/PyTorch measured side by side in one process.
+ratio ours/PyTorch measured side by side in one process, for `--runs` alternating measurements (the top
+level `jax`/`torch` are the first run's; `runs` holds all).
 """
 
 import argparse
@@ -108,10 +109,15 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=3, help="alternating ours/torch measurements")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
-    ours = bench_jax(a.image_size, a.channels, a.batch, a.steps, a.warmup)
-    ref = bench_torch(a.image_size, a.channels, a.batch, a.steps, a.warmup)
+    runs = []
+    for _ in range(a.runs):
+        ours = bench_jax(a.image_size, a.channels, a.batch, a.steps, a.warmup)
+        ref = bench_torch(a.image_size, a.channels, a.batch, a.steps, a.warmup)
+        runs.append({"jax": ours, "torch": ref, "ratio_jax_over_torch": ours["median_s"] / ref["median_s"] if ref else None})
+    ours, ref = runs[0]["jax"], runs[0]["torch"]
     doc = {
         "benchmark": "dcgan_train_step",
         "shape": {"image_size": a.image_size, "channels": a.channels, "batch": a.batch, "latent": 100,
@@ -120,6 +126,8 @@ def main():
         "jax": {**ours, "version": jax.__version__, "devices": [d.device_kind for d in jax.devices()]},
         "torch": ref,
         "ratio_jax_over_torch": ours["median_s"] / ref["median_s"] if ref else None,
+        "runs": runs,
+        "ratios_all_runs": [r["ratio_jax_over_torch"] for r in runs],
         "host": {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()},
     }
     text = json.dumps(doc, indent=2)

@@ -43,6 +43,9 @@ EXTRA_JSON = ("race.json", "motion.json")
 
 
 def results_dir(study: str) -> Path:
+    """experiments/<study>/results; the pseudo-study `benchmarks` is benchmarks/results."""
+    if study == "benchmarks":
+        return REPO / "benchmarks" / "results"
     return REPO / "experiments" / study / "results"
 
 
@@ -234,7 +237,7 @@ def _relative(path: Path) -> str:
 
 
 def readme_files() -> list[Path]:
-    return [REPO / "README.md", *sorted((REPO / "experiments").glob("*/README.md"))]
+    return [REPO / "README.md", *sorted((REPO / "experiments").glob("*/README.md")), REPO / "benchmarks" / "README.md"]
 
 
 GENERIC = ("grid", "rows", "metric_rows", "value", "inline", "machine", "elapsed")
@@ -242,8 +245,8 @@ GENERIC = ("grid", "rows", "metric_rows", "value", "inline", "machine", "elapsed
 
 def _renderer(study: str, name: str) -> Callable[..., str]:
     """The study's report module's `name` when it has one (a study may render its own way), else ours."""
-    module = f"experiments.{study}.report"
-    if (REPO / "experiments" / study / "report.py").is_file() and hasattr(importlib.import_module(module), name):
+    module = "benchmarks.report" if study == "benchmarks" else f"experiments.{study}.report"
+    if (REPO / module.replace(".", "/")).with_suffix(".py").is_file() and hasattr(importlib.import_module(module), name):
         return getattr(importlib.import_module(module), name)
     if name in GENERIC:
         return globals()[name]

@@ -111,4 +111,14 @@ def race(results: Path) -> str:
     return race_markdown(summary) + f"\n\n_Curve PSNR: the first test views of the curves; source `{source}`._"
 
 
-__all__ = ["plot_sweep", "race", "race_markdown", "race_summary", "race_thresholds"]
+def inline_ratio(results: Path, field: str = "instant_ngp") -> str:
+    """Inline README text: `field`'s time to NeRF's final curve PSNR over NeRF's training time."""
+    summary, _ = _race_json(results)
+    entry = summary["fields"][field]
+    ratio = entry.get("time_ratio_to_reference")
+    if ratio is None:
+        return f"never (not within its {entry['steps']} steps)"
+    return f"{ratio:.2f} ({entry['time_to_reference_psnr_s']:.0f} s against {summary['reference']['train_time_s']:.0f} s)"
+
+
+__all__ = ["inline_ratio", "plot_sweep", "race", "race_markdown", "race_summary", "race_thresholds"]

@@ -5,7 +5,8 @@ weight gradient of `lax.conv_transpose` pathologically so (flax `ConvTranspose` 
 32^2->64^2, batch 64, fwd+bwd: ~4 s vs ~0.4 s in PyTorch CPU). So:
 
 - `Conv` computes the convolution as im2col patches @ weights (one GEMM) or with
-  `lax.conv_general_dilated`, whichever measured faster for the layer's shape (`impl="auto"`).
+  `lax.conv_general_dilated`; with `impl="auto"` the forward, the input gradient and the kernel
+  gradient each use the formulation measured faster for the layer's shape (a custom VJP).
 - `ConvTranspose` never multiplies inserted zeros: output phase (a, b) of a stride-s transposed conv
   is an ordinary stride-1 conv of the input with the taps of the kernel that land on that phase.
   All s*s phases are computed as ONE stride-1 conv with a shared ceil(k/s)^2 window and s*s*Cout
@@ -18,6 +19,7 @@ Parameters are named and shaped as in flax, so weights swap with `flax.linen.Con
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
 import flax.linen as nn
@@ -39,42 +41,52 @@ _DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
 # --------------------------------------------------------------------------------------------
 
 
-# impl="auto" on XLA:CPU. fwd+bwd seconds, gemm vs xla, batch 64 (B32 where noted), min of 7 calls
-# interleaved, on 2 cores shared with other jobs (load ~2; treat differences < 15% as ties):
-#   1x1 64->64 32^2: 0.052 vs 0.099;  1x1 s2 64->128 32^2: 0.017 vs 0.100               -> gemm
-#   3x3 s1 p1 128->128 32^2: 0.56 vs 0.58;  64->64: 0.22 vs 0.24;  32->64: 0.13 vs 0.16;
-#     256->256 16^2: 0.38 vs 0.50;  3x3 p0 64->64: 0.19 vs 0.31;  3x3 s2 128->128: 0.17 vs 0.28;
-#     k4 s2 p1 (DCGAN D) 64->128 32^2: 0.13 vs 0.15                                      -> gemm
-#   ConvTranspose k4 s2 p1 128->64 32^2 -> 64^2, whose phase conv is 2x2, 128->256, padding 1:
-#     0.92 vs 2.06                                                                        -> gemm
-#   < 32 channels: 3x3 16->16 32^2: 0.044 vs 0.020;  32->32 64^2: 0.35 vs 0.33;
-#     k4 s2 p1 3->64 64^2: 0.043 vs 0.045;  ConvTranspose 64->3 (phase conv 64->12): 0.16 vs 0.11 -> xla
-#   5x5 s1 p2 64->64 32^2 (B32): 0.26 vs 0.21                                              -> xla
-# Under heavier contention (load 4-5) xla looked better on 3x3 (128->128: 1.25 vs 0.98): im2col is
-# memory-bound. Without glibc's mmap of large temporaries (MALLOC_MMAP_MAX_=0, which stops
-# page-faulting fresh buffers every step) im2col costs ~3x less (3x3 128->128 patches: 0.38 -> 0.13 s).
+# impl="auto" on XLA:CPU picks the forward, the input gradient (dx) and the kernel gradient (dw)
+# separately (a custom VJP): each is fastest in a different formulation. Milliseconds, batch 64,
+# median of 5, forward / dx / dw alone, gemm vs xla (benchmarks/bench_conv.py --components):
+#   3x3 s1 128->128 32^2:      fwd 357 vs 115   dx 341 vs 141   dw 444 vs 935
+#   4x4 s2 64->128 32^2 (D2):  fwd 113 vs 37    dx 104 vs 82    dw 151 vs 97
+#   4x4 s2 128->256 16^2 (D3): fwd 60 vs 33     dx 44 vs 57     dw 72 vs 61
+#   4x4 s2 256->512 8^2 (D4):  fwd 40 vs 40     dx 32 vs 42     dw 65 vs 40
+#   ConvT phase conv 2x2 128->256 16^2 (G4): fwd 67 vs 45   dx 60 vs 53   dw 82 vs 203
+#   ConvT phase conv 2x2 64->12 32^2 (G5):   fwd 81 vs 9    dx 30 vs 8    dw 78 vs 118
+#   4x4 s2 3->64 64^2 (D1):    fwd 10 vs 8.5    dx 11 vs 14     dw 35 vs 39
+# So: the forward is XLA's (its padded convolution is fast; an explicit im2col is memory-bound);
+# dx is XLA's except for strided convs with small outputs (<= 8x8); dw, where XLA:CPU's kernel gradient
+# is pathological for stride 1 with many channels and for beyond-'same' padding, is the im2col GEMM
+# patches^T @ g for stride-1 convs with >= 128 channels and for the phase convs of ConvTranspose, and
+# XLA's for strided convs with >= 32 channels and stride-1 convs with fewer than 128 channels (batch 16:
+# 3x3 64->64 64^2 dw 0.26 vs gemm 0.32 s; RRDB 3x3 160->32 32^2 0.10 vs 0.11 s, its whole step xla 0.056
+# vs split 0.145 s; 3x3 128->128 64^2 dw 1.85 vs gemm 0.88 s). 1x1: GEMM.
 _AUTO_MIN_GEMM_CHANNELS = 32
+_AUTO_MIN_GEMM_DW_CHANNELS = 128  # stride 1 within 'same' padding
+_AUTO_SMALL_OUTPUT = 64  # output pixels at or below which a strided conv's dx is a GEMM
 
 
-def conv_impl(kernel_shape: Sequence[int], stride: Pair, padding: Padding2D, impl: str = "auto") -> str:
-    """The impl ("gemm" or "xla") `conv2d` uses for an HWIO kernel shape, stride and padding pairs.
+def conv_impl(kernel_shape: Sequence[int], stride: Pair, padding: Padding2D, impl: str = "auto",
+              out_hw: Pair | None = None) -> tuple[str, str, str]:
+    """(forward, input-gradient, kernel-gradient) formulations, each "gemm" or "xla", that `conv2d`
+    uses for an HWIO kernel shape, stride, padding pairs and output size (None: treated as large).
 
-    "auto": "xla" off CPU (cuDNN / TPU convolutions beat an explicit im2col); on CPU "gemm" for 1x1,
-    "xla" below 32 in/out channels and for stride-1 'same' convs with kernels larger than 4x4, else
-    "gemm" (measurements above).
+    An explicit impl uses that formulation for all three. "auto": all "xla" off CPU (cuDNN / TPU
+    convolutions beat an explicit im2col); on CPU the rule measured above.
     """
     if _checked(impl) != "auto":
-        return impl
+        return (impl, impl, impl)
     if jax.default_backend() != "cpu":
-        return "xla"
+        return ("xla", "xla", "xla")
     kh, kw, cin, cout = kernel_shape
     if kh == kw == 1:
-        return "gemm"
-    if min(cin, cout) < _AUTO_MIN_GEMM_CHANNELS:
-        return "xla"
-    if stride == (1, 1) and kh * kw > 16 and not _exceeds_same_padding((kh, kw), padding):
-        return "xla"
-    return "gemm"
+        return ("gemm", "gemm", "gemm")
+    strided = tuple(stride) != (1, 1)
+    small_out = out_hw is not None and out_hw[0] * out_hw[1] <= _AUTO_SMALL_OUTPUT
+    dx = "gemm" if strided and small_out else "xla"
+    wide = min(cin, cout) >= _AUTO_MIN_GEMM_CHANNELS
+    if strided:
+        dw = "xla" if wide else "gemm"
+    else:
+        dw = "gemm" if min(cin, cout) >= _AUTO_MIN_GEMM_DW_CHANNELS or _exceeds_same_padding((kh, kw), padding) else "xla"
+    return ("xla", dx, dw)
 
 
 def _checked(impl: str) -> str:
@@ -121,6 +133,35 @@ def _conv2d_xla(x: Array, kernel: Array, stride: Pair, padding: Padding2D) -> Ar
     return lax.conv_general_dilated(x, kernel, stride, padding, dimension_numbers=_DIMENSION_NUMBERS)
 
 
+def _conv2d_one(impl: str):
+    return _conv2d_xla if impl == "xla" else _conv2d_gemm
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _conv2d_split(x: Array, kernel: Array, stride: Pair, padding: Padding2D, plan: tuple[str, str, str]) -> Array:
+    """conv2d with its forward, dx and dw each computed by the formulation `plan` names."""
+    return _conv2d_one(plan[0])(x, kernel, stride, padding)
+
+
+def _conv2d_split_fwd(x, kernel, stride, padding, plan):
+    return _conv2d_split(x, kernel, stride, padding, plan), (x, kernel)
+
+
+def _conv2d_split_bwd(stride, padding, plan, residuals, g):
+    x, kernel = residuals
+    # Each VJP's own forward output is unused, so XLA drops it: only the gradient is computed.
+    _, dx_vjp = jax.vjp(lambda v: _conv2d_one(plan[1])(v, kernel, stride, padding), x)
+    _, dw_vjp = jax.vjp(lambda k: _conv2d_one(plan[2])(x, k, stride, padding), kernel)
+    return dx_vjp(g)[0], dw_vjp(g)[0]
+
+
+_conv2d_split.defvjp(_conv2d_split_fwd, _conv2d_split_bwd)
+
+
+def _out_hw(in_hw: Pair, kernel_hw: Pair, stride: Pair, padding: Padding2D) -> Pair:
+    return tuple((size + sum(pads) - k) // s + 1 for size, k, s, pads in zip(in_hw, kernel_hw, stride, padding))
+
+
 def conv2d(
     x: Array,
     kernel: Array,
@@ -131,11 +172,14 @@ def conv2d(
     """Cross-correlation as torch.nn.functional.conv2d, NHWC: [N,H,W,Cin] x [kh,kw,Cin,Cout] -> [N,H',W',Cout].
 
     `padding` is ((top, bottom), (left, right)) of zeros; negative entries crop. No validation here
-    (the modules validate); H' = (H + top + bottom - kh) // stride_h + 1.
+    (the modules validate); H' = (H + top + bottom - kh) // stride_h + 1. `impl` (see `conv_impl`)
+    picks the formulation of the forward and of each gradient.
     """
-    if conv_impl(kernel.shape, stride, padding, impl) == "xla":
-        return _conv2d_xla(x, kernel, stride, padding)
-    return _conv2d_gemm(x, kernel, stride, padding)
+    stride, padding = tuple(stride), tuple(tuple(p) for p in padding)
+    plan = conv_impl(kernel.shape, stride, padding, impl, _out_hw(x.shape[1:3], kernel.shape[:2], stride, padding))
+    if plan[0] == plan[1] == plan[2]:
+        return _conv2d_one(plan[0])(x, kernel, stride, padding)
+    return _conv2d_split(x, kernel, stride, padding, plan)
 
 
 def _phase_kernel(kernel: Array, stride: Pair) -> Array:
@@ -168,15 +212,18 @@ def _phase_geometry(in_hw: Pair, kernel_hw: Pair, stride: Pair, padding: Pair, o
 
 def conv_transpose_impl(
     in_hw: Pair, kernel_shape: Sequence[int], stride: Pair, padding: Pair, output_padding: Pair, impl: str = "auto"
-) -> str:
-    """The impl `conv_transpose2d` uses for its phase conv, for a [kh,kw,Cout,Cin] kernel shape."""
+) -> tuple[str, str, str]:
+    """The (forward, dx, dw) formulations `conv_transpose2d` uses for its phase conv, for a
+    [kh,kw,Cout,Cin] kernel shape."""
     kh, kw, cout, cin = kernel_shape
     if tuple(in_hw) == (1, 1):
         _checked(impl)
-        return "gemm"  # see conv_transpose2d
+        return ("gemm", "gemm", "gemm")  # see conv_transpose2d
     geometry = _phase_geometry(in_hw, (kh, kw), stride, padding, output_padding)
     phase_shape = (-(-kh // stride[0]), -(-kw // stride[1]), cin, min(stride[0], kh) * min(stride[1], kw) * cout)
-    return conv_impl(phase_shape, (1, 1), tuple(g[1] for g in geometry), impl)
+    phase_padding = tuple(g[1] for g in geometry)
+    return conv_impl(phase_shape, (1, 1), phase_padding, impl,
+                     _out_hw(in_hw, phase_shape[:2], (1, 1), phase_padding))
 
 
 def conv_transpose2d(
@@ -253,8 +300,8 @@ class Conv(nn.Module):
 
     H' = (H + 2*padding - kernel) // stride + 1. Params: 'kernel' [kh,kw,Cin,Cout], 'bias' [Cout]
     (as flax.linen.Conv). From a torch Conv2d weight [Cout,Cin,kh,kw]: kernel = w.transpose(2,3,1,0).
-    impl: "gemm" (im2col patches @ weights), "xla" (lax.conv_general_dilated), or "auto" (the one
-    measured faster on XLA:CPU for this shape; "xla" on other backends).
+    impl: "gemm" (im2col patches @ weights), "xla" (lax.conv_general_dilated), or "auto" (for the
+    forward and each gradient the one measured faster on XLA:CPU for this shape; "xla" on other backends).
     """
 
     features: int

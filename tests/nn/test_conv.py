@@ -112,18 +112,38 @@ def test_conv_transpose_matches_flax(case, impl):
 
 
 def test_auto_impl_rule():
+    """(forward, dx, dw) per shape on CPU, as measured in the comment above conv_impl."""
     same = ((1, 1), (1, 1))
-    assert conv_impl((1, 1, 8, 8), (1, 1), ((0, 0), (0, 0))) == "gemm"  # 1x1: a plain matmul
-    assert conv_impl((3, 3, 128, 128), (1, 1), same) == "gemm"
-    assert conv_impl((5, 5, 64, 64), (1, 1), ((2, 2), (2, 2))) == "xla"  # stride-1 'same', > 4x4
-    assert conv_impl((5, 5, 64, 64), (2, 2), ((2, 2), (2, 2))) == "gemm"
-    assert conv_impl((4, 4, 64, 128), (2, 2), same) == "gemm"  # DCGAN discriminator
-    assert conv_impl((4, 4, 3, 64), (2, 2), same) == "xla"  # < 32 channels
-    assert conv_impl((4, 4, 3, 64), (2, 2), same, impl="gemm") == "gemm"
+    assert conv_impl((1, 1, 8, 8), (1, 1), ((0, 0), (0, 0))) == ("gemm",) * 3  # 1x1: a plain matmul
+    assert conv_impl((3, 3, 128, 128), (1, 1), same, out_hw=(32, 32)) == ("xla", "xla", "gemm")
+    assert conv_impl((3, 3, 16, 16), (1, 1), same, out_hw=(32, 32)) == ("xla",) * 3  # < 32 channels
+    assert conv_impl((3, 3, 160, 32), (1, 1), same, out_hw=(32, 32)) == ("xla",) * 3  # RRDB: < 128 channels
+    assert conv_impl((4, 4, 64, 128), (2, 2), same, out_hw=(16, 16)) == ("xla",) * 3  # DCGAN D2
+    assert conv_impl((4, 4, 256, 512), (2, 2), same, out_hw=(4, 4)) == ("xla", "gemm", "xla")  # D4
+    assert conv_impl((4, 4, 3, 64), (2, 2), same, out_hw=(32, 32)) == ("xla", "xla", "gemm")  # D1
+    assert conv_impl((4, 4, 3, 64), (2, 2), same, impl="gemm") == ("gemm",) * 3
     # DCGAN generator: phase conv 2x2 window, 128 -> 4*64 channels, padded beyond 'same'.
-    assert conv_transpose_impl((32, 32), (4, 4, 64, 128), (2, 2), (1, 1), (0, 0)) == "gemm"
-    assert conv_transpose_impl((32, 32), (4, 4, 3, 64), (2, 2), (1, 1), (0, 0)) == "xla"  # 4*3 outputs
-    assert conv_transpose_impl((1, 1), (4, 4, 3, 64), (1, 1), (0, 0), (0, 0), impl="xla") == "gemm"  # 1x1 input
+    assert conv_transpose_impl((32, 32), (4, 4, 64, 128), (2, 2), (1, 1), (0, 0)) == ("xla", "xla", "gemm")
+    assert conv_transpose_impl((32, 32), (4, 4, 3, 64), (2, 2), (1, 1), (0, 0)) == ("xla", "xla", "gemm")
+    assert conv_transpose_impl((1, 1), (4, 4, 3, 64), (1, 1), (0, 0), (0, 0), impl="xla") == ("gemm",) * 3
+    with pytest.raises(ValueError, match="impl must be one of"):
+        conv_impl((3, 3, 4, 4), (1, 1), same, impl="fast")
+
+
+@pytest.mark.parametrize(
+    "module,reference,size",
+    [
+        (Conv(128, 3, 1, 1), fnn.Conv(128, (3, 3), padding=((1, 1), (1, 1))), 6),  # xla, xla, gemm
+        (Conv(32, 4, 2, 1), fnn.Conv(32, (4, 4), (2, 2), padding=((1, 1), (1, 1))), 8),  # xla, gemm, xla
+        (ConvTranspose(32, 4, 2, 1), fnn.ConvTranspose(32, (4, 4), (2, 2), padding=((2, 2), (2, 2)),
+                                                       transpose_kernel=True), 5),  # xla, xla, gemm
+    ],
+    ids=["conv_s1", "conv_s2", "conv_t"],
+)
+def test_split_formulations_match_flax(module, reference, size):
+    """impl='auto' with >= 32 channels mixes formulations across forward, dx and dw (custom VJP)."""
+    x = _random((2, size, size, 128 if module.features == 128 else 32), 7)
+    _assert_parity(module, reference, x)
 
 
 @pytest.mark.parametrize(
