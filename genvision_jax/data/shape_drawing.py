@@ -169,5 +169,5 @@ def _worker_main(split: str, image_size: str, start: str, stop: str, step: str) 
     out.flush()
 
 
-if __name__ == "__main__":  # Render worker: see `shapes._render_in_workers`.
+if __name__ == "__main__":  # Render worker: see `shapes.render_in_workers`.
     _worker_main(*sys.argv[1:])

@@ -31,7 +31,7 @@ import optax
 from genvision_jax.data import get_source
 from genvision_jax.data.transforms import ScaleImage
 from genvision_jax.errors import ConfigError
-from genvision_jax.models.recognizers import conv_classifier, digits_classifier, shapes_classifier
+from genvision_jax.models.recognizers import conv_classifier, digits_classifier, faces_classifier, shapes_classifier
 from genvision_jax.train.run import Run
 from genvision_jax.train.sharding import constrain_batch
 
@@ -82,6 +82,25 @@ def shapes_attributes(records) -> np.ndarray:
     return np.asarray(rows, np.float32)
 
 
+def faces_attributes(records) -> np.ndarray:
+    """Regression targets [N, 26] float32 in about [-1, 1] from `synthetic_faces` records: glasses, hat,
+    mask (±1), smile, age, yaw / 35°, pitch / 15°, roll / 10°, skin tone, eye colour (scaled to [-1, 1]),
+    lighting (strength · cos, sin of its angle / 0.35), hair style one-hot (5), background start and end
+    and shirt colours (RGB / 127.5 - 1)."""
+    rows = []
+    for r in records:
+        flags = [2.0 * float(r[k]) - 1.0 for k in ("glasses", "hat", "mask")]
+        light = np.deg2rad(float(r["light_angle"]))
+        scalars = [(float(r["smile"]) - 0.35) / 0.65, 2.0 * float(r["age"]) - 1.0, float(r["yaw"]) / 35.0,
+                   float(r["pitch"]) / 15.0, float(r["roll"]) / 10.0, float(r["skin_tone"]) / 2.5 - 1.0,
+                   float(r["eye_color"]) / 2.0 - 1.0,
+                   float(r["light_strength"]) / 0.35 * np.cos(light), float(r["light_strength"]) / 0.35 * np.sin(light)]
+        style = np.eye(5)[int(r["hair_style"])] * 2.0 - 1.0
+        colours = np.concatenate([r["background"], r["background_end"], r["shirt_color"]]) / 127.5 - 1.0
+        rows.append(np.concatenate([flags, scalars, style, colours]))
+    return np.asarray(rows, np.float32)
+
+
 # Per dataset: the classifier module (NAME, INPUT_SPEC), augmentation (recorded in the JSON, applied
 # by `augment_fn`) and auxiliary regression targets; the architecture, schedule and rates of the
 # shipped weights are the configs' (experiments/domain_classifier/configs/default.py).
@@ -109,10 +128,25 @@ RECIPES = {
                            "colours, size and centre (12 targets in about [-1, 1]), squared error",
         "resampling": "rendered at 4x with PIL and box-filtered to 32x32 (genvision_jax.data.datasets.shapes)",
     },
+    # Faces: the class is the hair colour; the features must also carry identity geometry, pose, expression,
+    # accessories, lighting and colours, so the attribute regression is on (as for shapes).
+    "synthetic_faces": {
+        "module": faces_classifier,
+        "label_key": "hair_color",
+        "augmentation": {},
+        "augment_fn": None,
+        "aux_targets": faces_attributes,
+        "aux_weight": 1.0,
+        "aux_description": "linear head on the features regresses glasses, hat, mask, smile, age, yaw, pitch, "
+                           "roll, skin tone, eye colour, lighting (2), hair style one-hot (5), background start and "
+                           "end and shirt colours (26 targets in about [-1, 1]), squared error",
+        "resampling": "rendered at 4x with PIL and box-filtered to 32x32 "
+                      "(genvision_jax.data.datasets.synthetic_faces)",
+    },
 }
 
 
-def load_split(dataset: str, split: str, aux_targets=None):
+def load_split(dataset: str, split: str, aux_targets=None, label_key: str | None = None):
     """The whole split at 32x32 -> (images float32 [N, 32, 32, C] in [-1, 1], labels int32 [N],
     the TFDS full name with version), scaled as the GAN pipelines scale; with `aux_targets`
     (records -> [n, A]) also the targets float32 [N, A] as a fourth element."""
@@ -121,7 +155,8 @@ def load_split(dataset: str, split: str, aux_targets=None):
     for start in range(0, len(source), 4096):
         records = source.__getitems__(range(start, min(start + 4096, len(source))))
         images.extend(np.asarray(r["image"], np.uint8) for r in records)
-        labels.extend(int(r["label"]) for r in records)
+        key = label_key or RECIPES.get(dataset, {}).get("label_key", "label")
+        labels.extend(int(r[key]) for r in records)
         if aux_targets is not None:
             aux.append(aux_targets(records))
     images = ScaleImage().map({"image": np.stack(images)})["image"]

@@ -128,7 +128,7 @@ def test_two_preparations_are_byte_identical(data_dir, tmp_path):
 
 
 def test_worker_processes_render_the_same_images():
-    images = list(shapes._render_in_workers("test", 32, 7, workers=2))  # pylint: disable=protected-access
+    images = list(shapes.render_in_workers("genvision_jax.data.shape_drawing", ["test", "32"], 32, 7, workers=2))
     for i, image in enumerate(images):
         assert np.array_equal(image, shapes.render(shapes.sample_attributes("test", i), 32))
 

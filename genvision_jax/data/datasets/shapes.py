@@ -29,8 +29,9 @@ def num_workers() -> int:
     return max(1, int(value) if value else min(8, len(os.sched_getaffinity(0))))
 
 
-def _render_in_workers(split: str, image_size: int, num: int, workers: int):
-    """Yields the images of examples 0..num-1, rendered by `workers` fresh Python processes.
+def render_in_workers(module: str, args: list[str], image_size: int, num: int, workers: int):
+    """Yields the images of examples 0..num-1, rendered by `workers` fresh Python processes running
+    `python -m module *args w num workers` (each dataset's drawing module has such a `__main__`).
 
     Worker w renders indices w, w + workers, ... and streams the raw uint8 pixels through its stdout;
     they are read back in index order. Fresh interpreters, not multiprocessing: 'fork' is unsafe
@@ -45,8 +46,7 @@ def _render_in_workers(split: str, image_size: int, num: int, workers: int):
         procs = []
         for w in range(workers):
             err = stack.enter_context(tempfile.TemporaryFile())
-            cmd = [sys.executable, "-m", "genvision_jax.data.shape_drawing", split, str(image_size),
-                   str(w), str(num), str(workers)]
+            cmd = [sys.executable, "-m", module, *args, str(w), str(num), str(workers)]
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
             stack.callback(proc.kill)  # No-op once it has exited; stops it if we exit early.
             stack.callback(proc.stdout.close)
@@ -57,7 +57,7 @@ def _render_in_workers(split: str, image_size: int, num: int, workers: int):
             if len(pixels) != nbytes:
                 proc.wait()
                 err.seek(0)
-                raise RuntimeError(f"shapes render worker {proc.args} died (exit {proc.returncode}):\n"
+                raise RuntimeError(f"render worker {proc.args} died (exit {proc.returncode}):\n"
                                    + err.read().decode(errors="replace")[-4000:])
             yield np.frombuffer(pixels, np.uint8).reshape(shape)
 
@@ -144,7 +144,8 @@ class Shapes(sources.LocalCodePath, tfds.core.GeneratorBasedBuilder):
         size = self.builder_config.image_size
         workers = num_workers() if num >= _PARALLEL_MIN_EXAMPLES else 1
         if workers > 1:  # Examples depend only on their index, so rendering shards freely.
-            for index, image in enumerate(_render_in_workers(split, size, num, workers)):
+            for index, image in enumerate(render_in_workers(
+                    "genvision_jax.data.shape_drawing", [split, str(size)], size, num, workers)):
                 yield index, {"image": image, **sample_attributes(split, index)}
         else:
             for index in range(num):

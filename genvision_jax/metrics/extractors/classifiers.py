@@ -1,4 +1,4 @@
-"""The shipped 32x32 domain classifiers as feature extractors: 'digits' and 'shapes'.
+"""The shipped 32x32 domain classifiers as feature extractors: 'digits', 'shapes' and 'synthetic_faces'.
 
 Their 128-d penultimate features (the dense layer 'fc' before its ReLU) define FID/KID/PR on the
 embedded datasets; their class logits give an Inception-Score analogue. Weights ship in
@@ -8,7 +8,7 @@ embedded datasets; their class logits give an Inception-Score analogue. Weights 
 from __future__ import annotations
 
 from genvision_jax.metrics.features import FEATURE_EXTRACTORS, OUTPUTS, FeatureExtractor, InputSpec
-from genvision_jax.models.recognizers import digits_classifier, shapes_classifier
+from genvision_jax.models.recognizers import digits_classifier, faces_classifier, shapes_classifier
 
 
 def _classifier_extractor(module, weights_dir, batch_size: int, output: str) -> FeatureExtractor:
@@ -45,3 +45,10 @@ def load_shapes_extractor(weights_dir=None, batch_size: int = 256,
                           output: str = "features") -> FeatureExtractor:
     """The shipped 32x32x3 shapes classifier: 128-d penultimate features or its 6 class logits."""
     return _classifier_extractor(shapes_classifier, weights_dir, batch_size, output)
+
+
+@FEATURE_EXTRACTORS.register("synthetic_faces")
+def load_faces_extractor(weights_dir=None, batch_size: int = 256,
+                         output: str = "features") -> FeatureExtractor:
+    """The shipped 32x32x3 synthetic-faces classifier: 128-d penultimate features or its 6 hair-colour logits."""
+    return _classifier_extractor(faces_classifier, weights_dir, batch_size, output)
