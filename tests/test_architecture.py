@@ -31,9 +31,11 @@ ALLOWED = {
     "pretrained": {"errors", "cli", "models", "nn"},
     "data": {"errors", "registry", "rendering", "tracking"},
     "train": {"errors", "registry"},
-    "metrics": {"errors", "registry", "cli", "nn", "rendering", "tracking", "models", "pretrained", "data", "train"},
+    "metrics": {"errors", "registry", "cli", "nn", "rendering", "tracking", "models", "pretrained", "data", "train",
+                "losses"},
     "tasks": {"errors", "registry", "cli", "nn", "rendering", "tracking", "losses", "models", "pretrained", "data",
               "train", "metrics"},
+    "stylegan": {"tasks"},  # `python -m genvision_jax.stylegan`: the StyleGAN tools' entry point only
 }
 
 

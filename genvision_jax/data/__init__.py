@@ -13,10 +13,10 @@ import importlib
 from typing import TYPE_CHECKING
 
 _EXPORTS = {
-    "get_source": "sources", "Source": "sources", "default_data_dir": "sources", "dataset_names": "sources",
+    "get_source": "sources", "Source": "sources", "Subset": "sources", "default_data_dir": "sources", "dataset_names": "sources",
     "make_pipeline": "pipeline", "DataIterator": "pipeline",
 }
-_SUBMODULES = ("datasets", "mot_synthetic", "nerf_folders", "pipeline", "scenes", "shape_drawing", "sources",
+_SUBMODULES = ("datasets", "face_drawing", "mot_synthetic", "nerf_folders", "pipeline", "scenes", "shape_drawing", "sources",
                "transforms", "views")
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from genvision_jax.data import (datasets, mot_synthetic, nerf_folders, pipeline, scenes, shape_drawing, sources,
                                     transforms, views)
     from genvision_jax.data.pipeline import DataIterator, make_pipeline
-    from genvision_jax.data.sources import Source, dataset_names, default_data_dir, get_source
+    from genvision_jax.data.sources import Source, Subset, dataset_names, default_data_dir, get_source
 
 
 def __getattr__(name):

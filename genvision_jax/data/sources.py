@@ -141,6 +141,31 @@ class Source(collections.abc.Sequence):
         return f"Source({self.name!r}, split={self.split!r}, len={len(self)})"
 
 
+class Subset(collections.abc.Sequence):
+    """The records of `source` at `indices` (in that order), e.g. a few-shot subset of a split."""
+
+    def __init__(self, source: Sequence, indices: Sequence[int]):
+        indices = [int(i) for i in indices]
+        if not indices or min(indices) < 0 or max(indices) >= len(source):
+            raise ValueError(f"Subset indices must be non-empty and within [0, {len(source)}), got "
+                             f"{len(indices)} indices" + (f" from {min(indices)} to {max(indices)}" if indices else ""))
+        self.source, self.indices = source, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self.source[self.indices[i]] for i in range(*index.indices(len(self)))]
+        return self.source[self.indices[index]]
+
+    def __getitems__(self, indices: Sequence[int]) -> list:
+        return self.source.__getitems__([self.indices[i] for i in indices])
+
+    def __repr__(self) -> str:
+        return f"Subset({self.source!r}, {len(self)} of {len(self.source)} records)"
+
+
 def check_split(dataset: str, split: str, valid: Sequence[str]) -> None:
     """Raises a ConfigError unless every part of `split` (e.g. 'train[:90%]+test') names a valid split."""
     valid = sorted(valid)

@@ -19,6 +19,7 @@ crafted file cannot make it run code, unlike `pickle.load` or `torch.load(weight
 
 from __future__ import annotations
 
+import io
 import pickle
 import struct
 import zipfile
@@ -109,6 +110,8 @@ def _build_list(items):
 
 
 class _Unpickler(pickle.Unpickler):
+    """Refuses every global but the names of `find_class`; subclass it to admit a format's own few names."""
+
     def __init__(self, file, source: str, storage_bytes=None):
         super().__init__(file)
         self._source = source
@@ -126,6 +129,8 @@ class _Unpickler(pickle.Unpickler):
             return _rebuild_parameter
         if (module, name) == ("collections", "OrderedDict"):
             return _OrderedDict
+        if (module, name) == ("argparse", "Namespace"):  # training options saved beside weights: data only
+            return _record_class("argparse.Namespace")
         if module == "torch.jit._pickle" and name in ("build_intlist", "build_doublelist", "build_boollist",
                                                        "build_tensorlist"):
             return _build_list
@@ -162,7 +167,10 @@ def _flatten(obj, prefix: str, out: dict, source: str) -> None:
             _flatten(value, f"{prefix}.{name}" if prefix else str(name), out, source)
 
 
-def _load_zip(path: Path) -> object:
+RestrictedUnpickler = _Unpickler
+
+
+def _load_zip(path) -> object:
     with zipfile.ZipFile(path) as archive:
         pickles = [n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
         if len(pickles) != 1:
@@ -181,23 +189,27 @@ def _load_zip(path: Path) -> object:
 
 def _load_legacy(path: Path) -> object:
     with open(path, "rb") as f:
-        header = [_Unpickler(f, str(path)).load() for _ in range(3)]
-        if header[0] != _LEGACY_MAGIC:
-            raise ValueError(f"{path}: not a PyTorch file (no zip archive, no legacy magic number)")
-        unpickler = _Unpickler(f, str(path))
-        obj = unpickler.load()
-        keys = _Unpickler(f, str(path)).load()
-        if not isinstance(keys, list):
-            raise ValueError(f"{path}: malformed legacy PyTorch file (storage keys are a {type(keys).__name__})")
-        for key in keys:
-            storage = unpickler.storages.get(str(key))
-            if storage is None:
-                raise ValueError(f"{path}: storage {key} is listed but no tensor uses it")
-            (numel,) = struct.unpack("<q", f.read(8))
-            raw = f.read(numel * storage.dtype.itemsize)
-            if numel != storage.numel or len(raw) != numel * storage.dtype.itemsize:
-                raise ValueError(f"{path}: storage {key} is truncated or has the wrong size")
-            storage.data = np.frombuffer(raw, storage.dtype)
+        return _load_legacy_file(f, str(path))
+
+
+def _load_legacy_file(f, path: str) -> object:
+    header = [_Unpickler(f, str(path)).load() for _ in range(3)]
+    if header[0] != _LEGACY_MAGIC:
+        raise ValueError(f"{path}: not a PyTorch file (no zip archive, no legacy magic number)")
+    unpickler = _Unpickler(f, str(path))
+    obj = unpickler.load()
+    keys = _Unpickler(f, str(path)).load()
+    if not isinstance(keys, list):
+        raise ValueError(f"{path}: malformed legacy PyTorch file (storage keys are a {type(keys).__name__})")
+    for key in keys:
+        storage = unpickler.storages.get(str(key))
+        if storage is None:
+            raise ValueError(f"{path}: storage {key} is listed but no tensor uses it")
+        (numel,) = struct.unpack("<q", f.read(8))
+        raw = f.read(numel * storage.dtype.itemsize)
+        if numel != storage.numel or len(raw) != numel * storage.dtype.itemsize:
+            raise ValueError(f"{path}: storage {key} is truncated or has the wrong size")
+        storage.data = np.frombuffer(raw, storage.dtype)
     return obj
 
 
@@ -210,6 +222,34 @@ def _load(path) -> tuple[Path, object]:
     except (pickle.UnpicklingError, EOFError, struct.error, zipfile.BadZipFile) as err:
         raise ValueError(f"{path}: cannot read this PyTorch file: {err}") from err
     return path, obj
+
+
+def load_bytes(data: bytes, source: str) -> object:
+    """The object of a whole `torch.save` file held in memory (zip or legacy format), e.g. the bytes of a
+    storage pickled by plain `pickle` (`torch.storage._load_from_bytes`)."""
+    buffer = io.BytesIO(data)
+    try:
+        return _load_zip(buffer) if zipfile.is_zipfile(buffer) else _load_legacy_file(io.BytesIO(data), source)
+    except (struct.error, zipfile.BadZipFile) as err:
+        raise pickle.UnpicklingError(f"{source}: malformed PyTorch bytes: {err}") from err
+
+
+def read_torch_tree(path) -> object:
+    """The object a `torch.save` file holds (dicts, lists, numbers, strings and tensor handles with
+    `.array(source)`), for checkpoints that nest several state dicts; see `tensors_of`."""
+    return _load(path)[1]
+
+
+def tensors_of(obj, source: str) -> dict[str, np.ndarray]:
+    """{key: array} of a state dict from `read_torch_tree`; a non-tensor entry is refused by name."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"{source}: expected a state dict, got {type(obj).__name__}")
+    out = {}
+    for key, value in obj.items():
+        if not isinstance(value, _Tensor):
+            raise ValueError(f"{source}: entry {key!r} is a {type(value).__name__}, not a tensor")
+        out[str(key)] = value.array(source)
+    return out
 
 
 def read_torchscript_tensors(path) -> dict[str, np.ndarray]:

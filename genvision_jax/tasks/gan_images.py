@@ -47,8 +47,12 @@ def make_setup(config: ml_collections.ConfigDict) -> GANSetup:
                     num_classes=m.num_classes, **recipe_from_config(config.gan.to_dict()))
 
 
-def _source_kwargs(d) -> dict:
-    return {} if d.name.startswith("tfds:") else {"image_size": d.image_size}
+def source_kwargs(d) -> dict:
+    """get_source options of the dataset section: image_size and any `options` (e.g. smaller synthetic_faces)."""
+    if d.name.startswith("tfds:"):
+        return {}
+    options = d.get("options")
+    return {"image_size": d.image_size, **(options.to_dict() if options is not None else {})}
 
 
 def make_data(config: ml_collections.ConfigDict, per_process_batch: int):
@@ -57,7 +61,7 @@ def make_data(config: ml_collections.ConfigDict, per_process_batch: int):
     A step with `gan.n_critic` > 1 takes n_critic batches (one per D update), so it reads
     n_critic x `per_process_batch` examples."""
     d = config.dataset
-    source = gdata.get_source(d.name, d.split, data_dir=d.data_dir or None, **_source_kwargs(d))
+    source = gdata.get_source(d.name, d.split, data_dir=d.data_dir or None, **source_kwargs(d))
     transforms = [gdata.transforms.ScaleImage()]
     if d.random_flip:
         transforms.append(gdata.transforms.RandomFlip())
@@ -68,7 +72,7 @@ def make_data(config: ml_collections.ConfigDict, per_process_batch: int):
 
 def real_images(config: ml_collections.ConfigDict, split: str):
     d = config.dataset
-    return dataset_images(d.name, split, data_dir=d.data_dir or None, **_source_kwargs(d))
+    return dataset_images(d.name, split, data_dir=d.data_dir or None, **source_kwargs(d))
 
 
 def make_evaluator(config: ml_collections.ConfigDict) -> GenerativeEvaluator | None:

@@ -12,8 +12,8 @@ The uninterrupted runs are made once per trainer, in this process (on 1 and on 8
 the tests of that trainer (one xdist group per trainer). A process started with 8 local CPU devices gives
 bit for bit the numbers of this 8-device process, so the kill -9 runs use 8 devices and compare with it.
 `make test` damages each trainer's checkpoint in one of the three ways (every way on two trainers), so
-every trainer's resume from a checkpoint is proven bit-identical in process; it kills three trainers
-(dcgan, instant_ngp, reid) with SIGKILL and runs the 2-process test for dcgan. `make test-full`
+every trainer's resume from a checkpoint is proven bit-identical in process; it kills five trainers
+(dcgan, instant_ngp, reid, stylegan with ADA's p != 0, progan during a fade-in) with SIGKILL and runs the 2-process test for dcgan. `make test-full`
 (GENVISION_TEST_FULL=1) does all three damages, the kill and the 2-process run for every trainer named above.
 """
 
@@ -73,6 +73,14 @@ TRAINERS = {
                            ("optimizer.learning_rate",), ("batch_rays", "128")),
     "reid": Trainer("experiments/mot_trackers/configs/default.py:tiny", SIX, ("reid.train.learning_rate",),
                     ("reid.train.margin", "0.5")),
+    # ADA on with p != 0 from the start and moving every 2 steps, so the resume must restore p and its sums.
+    "stylegan": Trainer("experiments/stylegan/configs/default.py:tiny",
+                        SIX + (("sample_every", "0"), ("stylegan.ada_target", "0.6"), ("stylegan.ada_p", "0.2"),
+                               ("stylegan.ada_interval", "2"), ("stylegan.ada_kimg", "0.5")),
+                        ("g_optimizer.learning_rate", "d_optimizer.learning_rate"), ("stylegan.mixing_prob", "0.5")),
+    # ProGAN growing 4 -> 8 -> 16: the step-2 checkpoint falls inside the 8x8 fade-in (alpha 0 -> 0.5 -> 1).
+    "progan": Trainer("experiments/progressive_vs_skip/configs/default.py:tiny", SIX + (("sample_every", "0"),),
+                      ("g_optimizer.learning_rate", "d_optimizer.learning_rate"), ("progan.gp_weight", "5.0")),
     "classifier": Trainer("experiments/domain_classifier/configs/default.py:tiny", SIX, ("learning_rate",),
                           ("batch_size", "32")),
 }
@@ -173,7 +181,7 @@ def eight(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", per_trainer(*(() if FULL else ("dcgan", "instant_ngp", "reid"))))
+@pytest.mark.parametrize("name", per_trainer(*(() if FULL else ("dcgan", "instant_ngp", "reid", "stylegan", "progan"))))
 def test_kill9_then_resume_ends_bit_identical(tmp_path, name, eight):
     """SIGKILL right after the step-2 checkpoint's manifest lands; the re-run resumes from a
     checkpoint (not step 0) and ends with the exact state of an uninterrupted run on the same device

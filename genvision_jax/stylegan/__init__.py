@@ -1,0 +1,1 @@
+"""`python -m genvision_jax.stylegan generate|mix|truncation|interpolate` (genvision_jax.tasks.stylegan_tools)."""
