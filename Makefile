@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.bench_fields
 	$(PY) -m benchmarks.bench_startup
 	$(PY) -m benchmarks.bench_pretrained
+	$(PY) -m benchmarks.bench_stylegan --out benchmarks/results/stylegan2_step.json
 
 clean:
 	rm -rf $(VENV) workdirs

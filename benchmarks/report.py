@@ -147,3 +147,41 @@ def metrics_table(results: Path, file: str = "metrics_fid10k_digits_sqrtm2048.js
         f"{trace['scipy_s']:.1f} s ({trace['speedup']:.1f}x) | |",
     ]
     return "\n".join(rows) + f"\n\n_1 JAX device, this 2-core CPU; source `benchmarks/results/{file}`._"
+
+
+def stylegan_step(results: Path, file: str = "stylegan2_step.json") -> str:
+    """The StyleGAN 2 training step (lazy regularizers amortised), ours vs the PyTorch implementation."""
+    doc = _load(results, file)
+    lines = ["| image size | batch | ours s/step | PyTorch s/step | ours / PyTorch | our compile (s) |",
+             "|---|---|---|---|---|---|"]
+    for row in doc["steps"]:
+        lines.append(f"| {row['image_size']}² | {row['batch']} | {row['ours']['s_per_step']:.3f} | "
+                     f"{row['torch']['s_per_step']:.3f} | {row['ratio_ours_over_torch']:.2f} | "
+                     f"{row['ours']['compile_s']:.0f} |")
+    m = doc["machine"]
+    return "\n".join(lines) + (f"\n\n_Mean over a 16-step period (1 R1 step, 4 path-length steps), after a warm-up period; "
+                               f"{m['cpu']} ({m['cores']} cores), torch {m['torch_threads']} threads, load average at "
+                               f"start {m['loadavg_at_start'][0]:.1f}; source `benchmarks/results/{file}`._")
+
+
+def modconv_layers(results: Path, file: str = "stylegan2_step.json") -> str:
+    """Modulated convolution per layer: our three formulations vs torch's grouped conv (ms, fwd / fwd+bwd)."""
+    doc = _load(results, file)
+
+    def cell(row, key):
+        f, b = row.get(f"{key}_fwd_ms"), row.get(f"{key}_fwd_bwd_ms")
+        return f"{_num(f)} / {_num(b)}"
+
+    lines = ["| layer (batch 32) | ours scaled | ours batched_gemm | ours grouped | torch grouped | best ours / torch (fwd+bwd) |",
+             "|---|---|---|---|---|---|"]
+    for row in doc["modconv_layers"]:
+        lines.append(f"| {row['layer']} | {cell(row, 'ours_scaled')} | {cell(row, 'ours_batched_gemm')} | "
+                     f"{cell(row, 'ours_grouped')} | {cell(row, 'torch_grouped')} | "
+                     f"{row['ratio_best_ours_over_torch_fwd_bwd']:.2f} |")
+    return "\n".join(lines) + ("\n\n_Milliseconds, forward / forward+backward, median of repeated calls; '—': not timed "
+                               "(XLA:CPU's grouped-conv backward takes minutes at these sizes); source "
+                               f"`benchmarks/results/{file}`._")
+
+
+def _num(v) -> str:
+    return "—" if v is None else f"{v:,.1f}"

@@ -32,7 +32,7 @@ Array = jax.Array
 Pair = tuple[int, int]
 Padding2D = tuple[Pair, Pair]
 
-IMPLS = ("auto", "gemm", "xla")
+IMPLS = ("auto", "gemm", "xla", "xla_gemm")
 _DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
 
 
@@ -68,10 +68,12 @@ def conv_impl(kernel_shape: Sequence[int], stride: Pair, padding: Padding2D, imp
     """(forward, input-gradient, kernel-gradient) formulations, each "gemm" or "xla", that `conv2d`
     uses for an HWIO kernel shape, stride, padding pairs and output size (None: treated as large).
 
-    An explicit impl uses that formulation for all three. "auto": all "xla" off CPU (cuDNN / TPU
+    An explicit impl uses that formulation for all three ("xla_gemm": XLA forward, im2col gradients). "auto": all "xla" off CPU (cuDNN / TPU
     convolutions beat an explicit im2col); on CPU the rule measured above.
     """
-    if _checked(impl) != "auto":
+    if _checked(impl) == "xla_gemm":  # XLA's forward, im2col gradients (which differentiate fast again)
+        return ("xla", "gemm", "gemm")
+    if impl != "auto":
         return (impl, impl, impl)
     if jax.default_backend() != "cpu":
         return ("xla", "xla", "xla")

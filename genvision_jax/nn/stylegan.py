@@ -146,7 +146,7 @@ class EqualizedConv(nn.Module):
     activation: str = "linear"
     lr_mul: float = 1.0
     resample_filter: Sequence[float] = (1, 3, 3, 1)
-    conv_impl: str = "gemm"  # nn.conv formulation; see modulated_conv2d on second derivatives
+    conv_impl: str = "auto"  # genvision_jax.nn.conv formulation (auto: measured per shape on CPU)
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
@@ -172,7 +172,7 @@ class EqualizedConv(nn.Module):
 # ------------------------------------------------------------------------------------------- modulated conv
 
 def modulated_conv2d(x: Array, weight: Array, styles: Array, demodulate: bool = True, impl: str = "scaled",
-                     epsilon: float = 1e-8, conv_impl: str = "gemm", padding=None) -> Array:
+                     epsilon: float = 1e-8, conv_impl: str = "auto", padding=None) -> Array:
     """Per-sample modulated (and demodulated) convolution, NHWC ('same' padding unless `padding` gives
     ((top, bottom), (left, right))).
 
@@ -243,7 +243,7 @@ class ModulatedConv(nn.Module):
     activation: str = "lrelu"
     impl: str = "scaled"
     resample_filter: Sequence[float] = (1, 3, 3, 1)
-    conv_impl: str = "gemm"
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array, w: Array, noise_mode: str = "random", noise_strength: float = 1.0) -> Array:
@@ -268,11 +268,12 @@ class ToRGB(nn.Module):
 
     channels: int = 3
     impl: str = "scaled"
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array, w: Array) -> Array:
         return ModulatedConv(self.channels, kernel_size=1, demodulate=False, use_noise=False, activation="linear",
-                             impl=self.impl, name="conv")(x, w)
+                             impl=self.impl, conv_impl=self.conv_impl, name="conv")(x, w)
 
 
 class NoiseInjection(nn.Module):

@@ -42,10 +42,10 @@ def make_setup(config: ml_collections.ConfigDict) -> StyleGANSetup:
         generator = StyleGANGenerator(
             d.image_size, d.channels, m.z_dim, m.w_dim, m.mapping_layers, m.mapping_lr_mul, m.channel_base,
             m.channel_max, m.g_architecture, m.g_style, m.w_avg_beta, modconv_impl=m.modconv_impl,
-            noise_layers=m.noise_layers, num_bf16_res=m.num_bf16_res, conv_clamp=clamp)
+            noise_layers=m.noise_layers, num_bf16_res=m.num_bf16_res, conv_clamp=clamp, conv_impl=m.conv_impl)
         discriminator = StyleGANDiscriminator(d.image_size, d.channels, m.channel_base, m.channel_max,
                                               m.d_architecture, m.mbstd_group, num_bf16_res=m.num_bf16_res,
-                                              conv_clamp=clamp)
+                                              conv_clamp=clamp, conv_impl=m.conv_impl)
         # Lazy regularization: Adam's lr and betas for each network scaled by c = k / (k + 1).
         g_every = recipe["pl_every"] if recipe["pl_weight"] > 0 else 1
         d_every = recipe["r1_every"] if recipe["r1_gamma"] > 0 else 1
@@ -60,6 +60,8 @@ def make_setup(config: ml_collections.ConfigDict) -> StyleGANSetup:
         raise ConfigError(f"model.g_style={m.g_style!r}; choose modulated or adain")
     if m.noise_layers not in NOISE_LAYERS:
         raise ConfigError(f"model.noise_layers={m.noise_layers!r}; choose one of {NOISE_LAYERS}")
+    if m.conv_impl not in ("auto", "gemm", "xla", "xla_gemm"):
+        raise ConfigError(f"model.conv_impl={m.conv_impl!r}; choose auto, gemm, xla or xla_gemm")
     if m.num_bf16_res < 0 or m.conv_clamp < 0:
         raise ConfigError(f"model.num_bf16_res and model.conv_clamp must be >= 0, got {m.num_bf16_res}, "
                           f"{m.conv_clamp}")

@@ -24,6 +24,9 @@ EVAL_32 = {
     "eval.truncation_psis": "(0.0, 1.0)", "eval.noise_settings": "('0', 'fine_only')", "eval.mixing_eval": "True",
     "eval.mixing_pairs": "8", "eval.variation_latents": "8", "eval.variation_draws": "2",
     "eval.ppl_num_samples": "8", "eval.ppl_distance": "pixel", "num_steps": "2", "checkpoint_every": "2",
+    # No R1 / path length: their second derivatives make most of the step's compile time, and the evaluations
+    # do not depend on them (the lifecycle tests train with both).
+    "stylegan.r1_gamma": "0", "stylegan.pl_weight": "0",
 }
 
 

@@ -133,3 +133,24 @@ def test_ada_p0_identity_blit_permutation_and_invertible_geometry():
     assert np.isfinite(np.asarray(grad)).all() and float(jnp.abs(grad).sum()) > 0
     with pytest.raises(ValueError, match="unknown ADA pipe"):
         ada.ada_pipe("xflop")
+
+
+def test_bfloat16_highest_resolutions_stay_close_to_float32():
+    """Mixed precision: the top resolution's layers in bfloat16 (clamped) change the image by bfloat16 rounding,
+    not more; the discriminator likewise."""
+    from genvision_jax.models.gan.stylegan import StyleGANDiscriminator
+
+    z = jax.random.normal(jax.random.key(20), (4, 8))
+    f32 = _tiny_generator()
+    v = f32.init({"params": jax.random.key(21), "noise": jax.random.key(22)}, z)
+    mixed = _tiny_generator(num_bf16_res=1, conv_clamp=256.0)
+    a = f32.apply(v, z, noise_mode="const")
+    b = mixed.apply(v, z, noise_mode="const")
+    assert b.dtype == jnp.float32
+    scale = float(jnp.abs(a).max())
+    assert 0 < float(jnp.abs(a - b).max()) < 0.05 * scale
+    D32, D16 = StyleGANDiscriminator(16, 3, 64, 8), StyleGANDiscriminator(16, 3, 64, 8, num_bf16_res=1)
+    x = jax.random.normal(jax.random.key(23), (4, 16, 16, 3))
+    dv = D32.init(jax.random.key(24), x)
+    la, lb = D32.apply(dv, x), D16.apply(dv, x)
+    assert lb.dtype == jnp.float32 and float(jnp.abs(la - lb).max()) < 0.05 * float(jnp.abs(la).max()) + 1e-3

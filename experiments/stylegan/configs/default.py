@@ -2,9 +2,14 @@
 
 - tiny: CI smoke (16x16, a few steps);
 - cpu: StyleGAN 2 (config E: skip G, residual D, lazy R1 + path length, mixing 0.9) on synthetic_faces 32x32,
-  sized for this 2-core CPU (64 channels at every resolution, z = w = 128, 2 mapping layers as the official
-  'auto' config; 2,400 steps of batch 32 = 77k images, about 0.9 s per step with the lazy regularizers);
+  sized for this 2-core CPU: channels min(1024 / res, 64) (64 at 4²-16², 32 at 32²), z = w = 128, 2 mapping
+  layers (the official 'auto' config's depth at low resolution), batch 32, R1 γ = 1 (the official paper256
+  value; the 'auto' formula's 0.0064 at 32² learned slower in a 300-step trial here), im2col convolutions
+  (`model.conv_impl='gemm'`: on this machine XLA's own convolutions make R1's and path length's second
+  derivatives 1.8x slower); 3,000 steps = 96k images, about 1.2 s per step on 2 cores;
 - config_a ... config_f: the StyleGAN 2 paper's Table 1 configurations at the cpu scale (PAPER_CONFIGS);
+  the studies (experiments/stylegan_configs, truncation, style_mixing, noise_inputs, ada_fewshot,
+  progressive_vs_skip) start from these configs and set their own step budgets;
 - cpu_stylegan1: the StyleGAN 1 generator (AdaIN, per-channel noise, config A's G without growing) at the
   cpu scale, with the StyleGAN 2 discriminator and recipe;
 - cpu_ada: cpu with ADA (target r_t 0.6, bgc pipe, p adjusted at a CPU-scale speed);
@@ -41,9 +46,9 @@ PAPER_CONFIGS = {
 
 
 def base() -> ml_collections.ConfigDict:
-    c = run_config("stylegan_images", num_steps=2400, log_every=50, checkpoint_every=500, keep_checkpoints=3)
+    c = run_config("stylegan_images", num_steps=3000, log_every=50, checkpoint_every=500, keep_checkpoints=3)
     c.batch_size = 32
-    c.sample_every = 400
+    c.sample_every = 500
     c.num_sample_images = 64
 
     c.dataset = ml_collections.ConfigDict()
@@ -61,7 +66,7 @@ def base() -> ml_collections.ConfigDict:
     c.model.w_dim = 128
     c.model.mapping_layers = 2
     c.model.mapping_lr_mul = 0.01
-    c.model.channel_base = 2048      # channels at res r: min(channel_base / r, channel_max)
+    c.model.channel_base = 1024      # channels at res r: min(channel_base / r, channel_max)
     c.model.channel_max = 64
     c.model.g_architecture = "skip"  # orig | skip | resnet
     c.model.d_architecture = "resnet"
@@ -69,14 +74,14 @@ def base() -> ml_collections.ConfigDict:
     c.model.w_avg_beta = 0.995
     c.model.mbstd_group = 4
     c.model.modconv_impl = "scaled"  # scaled | batched_gemm | grouped (all exact)
+    c.model.conv_impl = "gemm"       # auto | gemm | xla | xla_gemm: genvision_jax.nn.conv's formulation
     c.model.noise_layers = "all"     # all | none | coarse | fine: which resolutions get noise inputs
     c.model.num_bf16_res = 0         # mixed precision: the highest N resolutions in bfloat16 (official fp16: 4)
     c.model.conv_clamp = 0.0         # > 0: clamp those layers' activations (official 256 with mixed precision)
 
-    # The recipe (genvision_jax.tasks.stylegan.RECIPE_DEFAULTS). γ from the official 'auto' formula
-    # 0.0002 · res² / batch = 0.0064 at 32² and batch 32; EMA half-life batch · 10 / 32 kimg.
+    # The recipe (genvision_jax.tasks.stylegan.RECIPE_DEFAULTS); EMA half-life batch · 10 / 32 kimg as 'auto'.
     c.stylegan = ml_collections.ConfigDict(dict(
-        loss="non_saturating", mixing_prob=0.9, r1_gamma=0.0064, r1_every=16, pl_weight=2.0, pl_every=4,
+        loss="non_saturating", mixing_prob=0.9, r1_gamma=1.0, r1_every=16, pl_weight=2.0, pl_every=4,
         pl_decay=0.01, pl_batch_shrink=2, ema_kimg=10.0, ema_rampup=0.05, ada_target=0.0, ada_p=0.0,
         ada_interval=4, ada_kimg=500.0, ada_pipe="bgc"))
     c.g_optimizer = ml_collections.ConfigDict(dict(name="adam", learning_rate=0.0025, b1=0.0, b2=0.99, eps=1e-8))
@@ -85,7 +90,7 @@ def base() -> ml_collections.ConfigDict:
     c.eval = ml_collections.ConfigDict()
     c.eval.metrics = ("fid", "kid", "prdc")
     c.eval.feature_extractor = ""    # '' = the dataset's domain classifier
-    c.eval.fid_every = 400
+    c.eval.fid_every = 500
     c.eval.num_samples = 2000
     c.eval.batch_size = 100
     c.eval.real_split = "train"
@@ -103,7 +108,7 @@ def base() -> ml_collections.ConfigDict:
     c.eval.mixing_pairs = 500
     c.eval.variation_latents = 0
     c.eval.variation_draws = 16
-    c.eval.ppl_num_samples = 2000
+    c.eval.ppl_num_samples = 1000
     c.eval.ppl_space = "w"
     c.eval.ppl_sampling = "end"        # end (StyleGAN 2) | full (StyleGAN 1)
     c.eval.ppl_crop = False
@@ -154,11 +159,14 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         c.model.channel_base = 16384
         c.model.channel_max = 512
         c.model.mbstd_group = 8
+        c.model.conv_impl = "auto"   # XLA's convolutions off CPU
         c.stylegan.r1_gamma = 1.0
         c.stylegan.ema_kimg = 20.0
         c.stylegan.ema_rampup = 0.0
         c.log_every = 100
         c.checkpoint_every = c.sample_every = c.eval.fid_every = 5000
+        c.eval.metrics = ()          # no domain extractor at 128²: the standard Inception is the measure
+        c.eval.ppl_num_samples = 50_000
         c.eval.num_samples = 50_000
         c.eval.standard_num_samples = 50_000
         c.eval.standard_num_real = 0
@@ -172,6 +180,7 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         c.model.channel_max = 512
         c.model.d_architecture = "orig"
         c.model.mbstd_group = 32
+        c.model.conv_impl = "auto"
         c.stylegan.mixing_prob = 0.0
         c.stylegan.pl_weight = 0.0
         c.stylegan.r1_gamma = 0.01

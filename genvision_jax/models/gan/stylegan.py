@@ -93,6 +93,7 @@ class Synthesis(nn.Module):
     noise_layers: str = "all"
     num_bf16_res: int = 0             # mixed precision: the highest N resolutions compute in bfloat16
     conv_clamp: float | None = None   # clamp those layers' outputs to ±conv_clamp (official: 256)
+    conv_impl: str = "auto"           # genvision_jax.nn.conv formulation of every conv
 
     def ch(self, res: int) -> int:
         return min(self.channel_base // res, self.channel_max)
@@ -124,10 +125,11 @@ class Synthesis(nn.Module):
             layer += 1
             noise = res in with_noise
             if not adain:
-                return ModulatedConv(features, up=up, impl=self.modconv_impl, use_noise=noise, name=name)(
+                return ModulatedConv(features, up=up, impl=self.modconv_impl, use_noise=noise,
+                                     conv_impl=self.conv_impl, name=name)(
                     x, w, noise_mode, s)
             if with_conv:
-                x = EqualizedConv(features, 3, use_bias=False, up=up, name=f"{name}_conv")(x)
+                x = EqualizedConv(features, 3, use_bias=False, up=up, conv_impl=self.conv_impl, name=f"{name}_conv")(x)
             if noise:
                 x = NoiseInjection(per_channel=True, name=f"{name}_noise")(x, noise_mode, s)
             x = lrelu(x + self.param(f"{name}_bias", nn.initializers.zeros, (features,)).astype(x.dtype))
@@ -135,8 +137,9 @@ class Synthesis(nn.Module):
 
         def to_rgb(x, w, name):
             if not adain:
-                return ToRGB(self.channels, impl=self.modconv_impl, name=name)(x, w).astype(jnp.float32)
-            return EqualizedConv(self.channels, 1, name=name)(x).astype(jnp.float32)
+                return ToRGB(self.channels, impl=self.modconv_impl, conv_impl=self.conv_impl, name=name)(
+                    x, w).astype(jnp.float32)
+            return EqualizedConv(self.channels, 1, conv_impl=self.conv_impl, name=name)(x).astype(jnp.float32)
 
         def clamp(x):
             return x if self.conv_clamp is None else jnp.clip(x, -self.conv_clamp, self.conv_clamp)
@@ -157,7 +160,7 @@ class Synthesis(nn.Module):
             x = clamp(conv(x, c, ws[:, base], 2, f"b{res}_conv0", res))
             x = clamp(conv(x, c, ws[:, base + 1], 1, f"b{res}_conv1", res))
             if self.architecture == "resnet":
-                skip = EqualizedConv(c, 1, use_bias=False, up=2, name=f"b{res}_skip")(skip)
+                skip = EqualizedConv(c, 1, use_bias=False, up=2, conv_impl=self.conv_impl, name=f"b{res}_skip")(skip)
                 x = clamp((x + skip) * math.sqrt(0.5))
             w_rgb = ws[:, min(base + 2, n_ws - 1)]
             if self.architecture == "skip":
@@ -187,12 +190,13 @@ class StyleGANGenerator(nn.Module):
     noise_layers: str = "all"
     num_bf16_res: int = 0
     conv_clamp: float | None = None
+    conv_impl: str = "auto"
 
     def setup(self):
         self.map_net = MappingNetwork(self.w_dim, self.mapping_layers, self.mapping_lr_mul, self.num_classes)
         self.synth = Synthesis(self.resolution, self.channels, self.channel_base, self.channel_max,
                                self.architecture, self.style, self.modconv_impl, self.noise_layers,
-                               self.num_bf16_res, self.conv_clamp)
+                               self.num_bf16_res, self.conv_clamp, self.conv_impl)
         self.w_avg = self.variable("w_avg", "value", lambda: jnp.zeros((self.w_dim,), jnp.float32))
 
     @property
@@ -248,6 +252,7 @@ class StyleGANDiscriminator(nn.Module):
     num_classes: int = 0
     num_bf16_res: int = 0             # mixed precision: the highest N resolutions compute in bfloat16
     conv_clamp: float | None = None
+    conv_impl: str = "auto"
 
     def ch(self, res: int) -> int:
         return min(self.channel_base // res, self.channel_max)
@@ -269,24 +274,24 @@ class StyleGANDiscriminator(nn.Module):
             img = img.astype(dtype)
             x = None if x is None else x.astype(dtype)
             if x is None or self.architecture == "skip":
-                rgb = EqualizedConv(self.ch(res), 1, activation="lrelu", name=f"b{res}_fromrgb")(img)
+                rgb = EqualizedConv(self.ch(res), 1, activation="lrelu", conv_impl=self.conv_impl, name=f"b{res}_fromrgb")(img)
                 x = rgb if x is None else x + rgb
             c0, c1 = self.ch(res), self.ch(res // 2)
             skip = x
-            x = clamp(EqualizedConv(c0, 3, activation="lrelu", name=f"b{res}_conv0")(x))
-            x = clamp(EqualizedConv(c1, 3, down=2, activation="lrelu", name=f"b{res}_conv1")(x))
+            x = clamp(EqualizedConv(c0, 3, activation="lrelu", conv_impl=self.conv_impl, name=f"b{res}_conv0")(x))
+            x = clamp(EqualizedConv(c1, 3, down=2, activation="lrelu", conv_impl=self.conv_impl, name=f"b{res}_conv1")(x))
             if self.architecture == "resnet":
-                skip = EqualizedConv(c1, 1, use_bias=False, down=2, name=f"b{res}_skip")(skip)
+                skip = EqualizedConv(c1, 1, use_bias=False, down=2, conv_impl=self.conv_impl, name=f"b{res}_skip")(skip)
                 x = clamp((x + skip) * math.sqrt(0.5))
             if self.architecture == "skip":
                 img = downsample2d(img, f)
         img = img.astype(jnp.float32)
         x = None if x is None else x.astype(jnp.float32)
         if x is None or self.architecture == "skip":
-            rgb = EqualizedConv(self.ch(4), 1, activation="lrelu", name="b4_fromrgb")(img)
+            rgb = EqualizedConv(self.ch(4), 1, activation="lrelu", conv_impl=self.conv_impl, name="b4_fromrgb")(img)
             x = rgb if x is None else x + rgb
         x = minibatch_stddev(x, self.mbstd_group)
-        x = EqualizedConv(self.ch(4), 3, activation="lrelu", name="b4_conv")(x)
+        x = EqualizedConv(self.ch(4), 3, activation="lrelu", conv_impl=self.conv_impl, name="b4_conv")(x)
         x = EqualizedDense(self.ch(4), activation="lrelu", name="b4_fc")(x.reshape(x.shape[0], -1))
         self.sow("intermediates", "features", x)
         if self.num_classes:
