@@ -271,9 +271,4 @@ def read_torch_state_dict(path) -> dict[str, np.ndarray]:
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
         raise ValueError(f"{path}: expected a state dict (a mapping of names to tensors); got {type(obj).__name__}")
-    out = {}
-    for key, value in obj.items():
-        if not isinstance(value, _Tensor):
-            raise ValueError(f"{path}: entry {key!r} is a {type(value).__name__}, not a tensor")
-        out[str(key)] = value.array(str(path))
-    return out
+    return tensors_of(obj, str(path))

@@ -108,6 +108,51 @@ def make_standard_evaluator(config: ml_collections.ConfigDict) -> GenerativeEval
                                kid_subset_size=subset)
 
 
+def log_initial_scores(run: Run, state, evaluate, evaluator, standard) -> None:
+    """At step 0: the domain and standard scores of the untrained generator, logged and kept for results.json.
+
+    `evaluate(state, ema=False, with_=None)` scores the generator with `with_` (default `evaluator`)."""
+    initial = {}
+    if evaluator is not None:
+        initial.update(scores_for_log(evaluate(state), suffix="_initial"))
+    if standard is not None:
+        initial.update(scores_for_log(evaluate(state, with_=standard), suffix="_inception_initial"))
+    if initial:
+        run.info["initial"] = initial
+        run.log(0, {k.removesuffix("_initial"): v for k, v in initial.items()})
+
+
+def final_scores(run: Run, state, config, evaluate, evaluator, standard, metrics: dict, protocol: dict, *,
+                 standard_ema: bool) -> None:
+    """The end-of-training scores of every image GAN trainer, into `metrics` / `protocol`: the domain metrics of
+    the raw and EMA generators (`_final`, `_final_ema`), the held-out real split's FID as the scale, and the
+    standard-Inception metrics of the EMA (`standard_ema`) or raw generator."""
+    step = int(state.step)
+    if evaluator is not None:
+        raw, ema = evaluate(state), evaluate(state, ema=True)
+        metrics.update({**scores_for_log(raw, suffix="_final"), **scores_for_log(ema, suffix="_final_ema")})
+        run.log(step, {**scores_for_log(raw), **scores_for_log(ema, suffix="_ema")})
+        protocol["generative"] = raw["protocol"]
+        # Scale for the numbers above: the held-out real split scored like a generator.
+        reference = evaluator.real_fid(real_images(config, "test"))
+        metrics["fid_real_test_split"] = reference["fid"]
+        protocol["fid_real_test_split"] = {"n_real": reference["protocol"]["n_real"],
+                                           "n_fake": reference["protocol"]["n_fake"]}
+    if standard is not None:
+        final = evaluate(state, ema=standard_ema, with_=standard)
+        suffix = "_inception_final_ema" if standard_ema else "_inception_final"
+        metrics.update(scores_for_log(final, suffix=suffix))
+        run.log(step, scores_for_log(final, suffix="_inception_ema" if standard_ema else "_inception"))
+        protocol["generative_inception"] = final["protocol"]
+
+
+def write_sample_grid(run: Run, images, name: str, step: int) -> None:
+    """A sample grid PNG in the workdir (process 0) and in TensorBoard; `images` already gathered to the host."""
+    if jax.process_index() == 0:
+        save_image_grid(images, run.workdir / name, scale=2)
+    run.writer.write_images(step, "samples_ema", images)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=None) -> dict[str, Any]:
     """Train the GAN per `config` in `workdir` (resuming from its last checkpoint) and evaluate it."""
     run = Run(config, workdir, mesh=mesh, batch_keys=("batch_size", "eval.batch_size", "num_sample_images"))
@@ -133,19 +178,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
 
     def save_samples(name: str, step: int) -> None:
         images = gather_to_host(sampler(state.g_ema, state.g_stats, sample_z))  # a collective: every process
-        if jax.process_index() == 0:
-            save_image_grid(images, run.workdir / name, scale=2)
-        run.writer.write_images(step, "samples_ema", images)
+        write_sample_grid(run, images, name, step)
 
     if run.start_step == 0:
-        initial = {}
-        if evaluator is not None:
-            initial.update(scores_for_log(evaluate(state), suffix="_initial"))
-        if standard is not None:
-            initial.update(scores_for_log(evaluate(state, with_=standard), suffix="_inception_initial"))
-        if initial:
-            run.info["initial"] = initial
-            run.log(0, {k.removesuffix("_initial"): v for k, v in initial.items()})
+        log_initial_scores(run, state, evaluate, evaluator, standard)
 
     # ------------------------------------------------------------------ loop
     for step in run.steps():
@@ -168,21 +204,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
         "sampling": "generator in BatchNorm batch-statistics mode, fixed z grid from stream 'samples'",
     }
     with run.paused(state):
-        if evaluator is not None:
-            raw, ema = evaluate(state), evaluate(state, ema=True)
-            metrics_out.update({**scores_for_log(raw, suffix="_final"), **scores_for_log(ema, suffix="_final_ema")})
-            run.log(int(state.step), {**scores_for_log(raw), **scores_for_log(ema, suffix="_ema")})
-            protocol["generative"] = raw["protocol"]
-            # Scale for the numbers above: the held-out real split scored like a generator.
-            reference = evaluator.real_fid(real_images(config, "test"))
-            metrics_out["fid_real_test_split"] = reference["fid"]
-            protocol["fid_real_test_split"] = {"n_real": reference["protocol"]["n_real"],
-                                               "n_fake": reference["protocol"]["n_fake"]}
-        if standard is not None:
-            final = evaluate(state, with_=standard)
-            metrics_out.update(scores_for_log(final, suffix="_inception_final"))
-            run.log(int(state.step), scores_for_log(final, suffix="_inception"))
-            protocol["generative_inception"] = final["protocol"]
+        final_scores(run, state, config, evaluate, evaluator, standard, metrics_out, protocol, standard_ema=False)
         save_samples("samples_final.png", int(state.step))
     metrics_out["train_steps"] = int(state.step)
     metrics_out["train_time_s"] = run.train_time_s

@@ -30,15 +30,15 @@ from genvision_jax.errors import ConfigError
 from genvision_jax.losses.gan import get_gan_loss
 from genvision_jax.losses.penalties import get_penalty
 from genvision_jax.metrics.generative import scores_for_log
-from genvision_jax.models.gan.progan import ProGANDiscriminator, ProGANGenerator, downsample_box, num_stages
-from genvision_jax.models.gan.progan import upsample_nearest
-from genvision_jax.tasks.gan_images import make_evaluator, make_standard_evaluator, real_images
+from genvision_jax.models.gan.progan import (ProGANDiscriminator, ProGANGenerator, downsample_box, num_stages,
+                                             upsample_nearest)
+from genvision_jax.tasks.gan_images import (final_scores, log_initial_scores, make_evaluator, make_standard_evaluator,
+                                            write_sample_grid)
 from genvision_jax.tasks.stylegan_images import make_data
 from genvision_jax.train import make_optimizer
 from genvision_jax.train.rng import stream_key
 from genvision_jax.train.run import Run
 from genvision_jax.train.sharding import constrain_batch, gather_to_host, replicated_sharding
-from genvision_jax.train.writers import save_image_grid
 
 
 @flax.struct.dataclass
@@ -196,19 +196,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
 
     def save_samples(name: str, step: int, stage: int, alpha: float) -> None:
         images = images_at(state.g_ema, sample_z, stage, alpha)
-        if jax.process_index() == 0:
-            save_image_grid(images, run.workdir / name, scale=2)
-        run.writer.write_images(step, "samples_ema", images)
+        write_sample_grid(run, images, name, step)
 
     if run.start_step == 0:
-        initial = {}
-        if evaluator is not None:
-            initial.update(scores_for_log(evaluate(state), suffix="_initial"))
-        if standard is not None:
-            initial.update(scores_for_log(evaluate(state, with_=standard), suffix="_inception_initial"))
-        if initial:
-            run.info["initial"] = initial
-            run.log(0, {k.removesuffix("_initial"): v for k, v in initial.items()})
+        log_initial_scores(run, state, evaluate, evaluator, standard)
 
     for step in run.steps():
         stage, alpha = schedule(step - 1)  # run.steps() yields 1-based step numbers; this is step - 1 taken
@@ -237,16 +228,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
         "sampling": f"final-resolution G (stage {last}, alpha 1), clamped to [-1, 1]",
     }
     with run.paused(state):
-        if evaluator is not None:
-            raw, ema = evaluate(state), evaluate(state, ema=True)
-            metrics_out.update({**scores_for_log(raw, suffix="_final"), **scores_for_log(ema, suffix="_final_ema")})
-            run.log(int(state.step), {**scores_for_log(raw), **scores_for_log(ema, suffix="_ema")})
-            protocol["generative"] = raw["protocol"]
-            metrics_out["fid_real_test_split"] = evaluator.real_fid(real_images(config, "test"))["fid"]
-        if standard is not None:
-            final = evaluate(state, ema=True, with_=standard)
-            metrics_out.update(scores_for_log(final, suffix="_inception_final_ema"))
-            protocol["generative_inception"] = final["protocol"]
+        final_scores(run, state, config, evaluate, evaluator, standard, metrics_out, protocol, standard_ema=True)
         save_samples("samples_final.png", int(state.step), last, 1.0)
     metrics_out.update({"train_steps": int(state.step), "train_time_s": run.train_time_s,
                         "final_stage": final_stage, "final_alpha": final_alpha})

@@ -24,14 +24,13 @@ from genvision_jax.errors import ConfigError
 from genvision_jax.metrics.generative import scores_for_log
 from genvision_jax.models.gan.stylegan import NOISE_LAYERS, StyleGANDiscriminator, StyleGANGenerator
 from genvision_jax.tasks import stylegan_eval as SE
-from genvision_jax.tasks.gan_images import make_evaluator, make_standard_evaluator, real_images
-from genvision_jax.tasks.gan_images import source_kwargs
+from genvision_jax.tasks.gan_images import (final_scores, log_initial_scores, make_evaluator, make_standard_evaluator,
+                                            source_kwargs, write_sample_grid)
 from genvision_jax.tasks.stylegan import (StyleGANSetup, init_stylegan_state, lazy_adam_config, make_generate,
                                           make_stylegan_train_step, recipe_from_config)
 from genvision_jax.train import make_optimizer
 from genvision_jax.train.run import Run
 from genvision_jax.train.sharding import gather_to_host
-from genvision_jax.train.writers import save_image_grid
 
 
 def make_setup(config: ml_collections.ConfigDict) -> StyleGANSetup:
@@ -244,19 +243,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
     def save_samples(name: str, step: int) -> None:
         images = np.clip(gather_to_host(generate(state.g_ema, state.g_vars, sample_z, run.key("sample_noise"), 1.0)),
                          -1.0, 1.0)
-        if jax.process_index() == 0:
-            save_image_grid(images, run.workdir / name, scale=2)
-        run.writer.write_images(step, "samples_ema", images)
+        write_sample_grid(run, images, name, step)
 
     if run.start_step == 0:
-        initial = {}
-        if evaluator is not None:
-            initial.update(scores_for_log(evaluate(state), suffix="_initial"))
-        if standard is not None:
-            initial.update(scores_for_log(evaluate(state, with_=standard), suffix="_inception_initial"))
-        if initial:
-            run.info["initial"] = initial
-            run.log(0, {k.removesuffix("_initial"): v for k, v in initial.items()})
+        log_initial_scores(run, state, evaluate, evaluator, standard)
 
     for step in run.steps():
         state, metrics = train_step(state, run.global_batch(next(pipeline)), run.root)
@@ -278,17 +268,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh=Non
         "sampling": f"mapping -> truncation psi={psi} -> synthesis with random noise, clamped to [-1, 1]",
     }
     with run.paused(state):
-        if evaluator is not None:
-            raw, ema = evaluate(state), evaluate(state, ema=True)
-            metrics_out.update({**scores_for_log(raw, suffix="_final"), **scores_for_log(ema, suffix="_final_ema")})
-            run.log(int(state.step), {**scores_for_log(raw), **scores_for_log(ema, suffix="_ema")})
-            protocol["generative"] = raw["protocol"]
-            reference = evaluator.real_fid(real_images(config, "test"))
-            metrics_out["fid_real_test_split"] = reference["fid"]
-        if standard is not None:
-            final = evaluate(state, ema=True, with_=standard)
-            metrics_out.update(scores_for_log(final, suffix="_inception_final_ema"))
-            protocol["generative_inception"] = final["protocol"]
+        final_scores(run, state, config, evaluate, evaluator, standard, metrics_out, protocol, standard_ema=True)
         save_samples("samples_final.png", int(state.step))
         extra, extra_protocol = final_evaluations(config, run, setup, state, evaluator, generate)
         metrics_out.update(extra)

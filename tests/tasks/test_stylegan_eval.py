@@ -2,7 +2,6 @@
 groups (StyleGAN 1 at 1024² gives the paper's 0-3 / 4-7 / 8-17), per-layer noise settings, mixing consistency's
 limits, and the few-shot Subset."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

@@ -17,6 +17,7 @@ Variants: tiny, cpu, paper. Usage:
 import ml_collections
 
 from experiments.stylegan.configs.default import get_config as stylegan_config
+from experiments.stylegan.configs.default import study_budget
 
 SIZES = (200, 1000, 5000)
 AUGMENT = {"none": {"stylegan.ada_target": 0.0, "stylegan.ada_p": 0.0},
@@ -34,12 +35,8 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
     c.stylegan.ada_interval = 4
     if variant == "cpu":
         # Nine runs on 2 workers in <= 60 min: 250 steps (8k images: 40 epochs of the 200-image set) each.
-        c.num_steps = 250
+        study_budget(c, 250, 125)
         c.log_every = 25
-        c.checkpoint_every = c.sample_every = c.eval.fid_every = 125
-        c.eval.num_samples = 1000
-        c.eval.standard_extractor = ""
-        c.eval.ppl_num_samples = 0
     return c
 
 

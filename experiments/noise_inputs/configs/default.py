@@ -15,6 +15,7 @@ Variants: tiny, cpu, paper. Usage:
 import ml_collections
 
 from experiments.stylegan.configs.default import get_config as stylegan_config
+from experiments.stylegan.configs.default import study_budget
 
 LAYERS = ("all", "none", "coarse", "fine")
 INFERENCE = ("0", "0.5", "1", "2", "coarse_only", "fine_only", "fine_x2")
@@ -29,11 +30,7 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
     c.eval.variation_draws = 16 if variant != "tiny" else 2
     if variant == "cpu":
         # Four runs on 2 workers in <= 60 min: 700 steps (22k images) each; no standard Inception or PPL.
-        c.num_steps = 700
-        c.checkpoint_every = c.sample_every = c.eval.fid_every = 350
-        c.eval.num_samples = 1000
-        c.eval.standard_extractor = ""
-        c.eval.ppl_num_samples = 0
+        study_budget(c, 700, 350)
     return c
 
 

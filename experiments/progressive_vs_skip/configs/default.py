@@ -19,6 +19,7 @@ Usage: python -m experiments.sweep --config experiments/progressive_vs_skip/conf
 import ml_collections
 
 from experiments.stylegan.configs.default import get_config as stylegan_config
+from experiments.stylegan.configs.default import study_budget
 
 PROGAN = {"trainer": "progan_images", "g_optimizer.learning_rate": 0.001, "d_optimizer.learning_rate": 0.001}
 
@@ -44,10 +45,8 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         # Two runs side by side (two sweep workers) in <= 60 min: 1,500 steps of batch 32 (48k images) each.
         # ProGAN: 4k images per phase (the official 600k + 600k scaled), so 4x4 -> 32x32 is grown by 20k images
         # and the last 24k train the full resolution; the official 1:1 fade-in : stable ratio is kept.
-        c.num_steps = 1500
+        study_budget(c, 1500, 500, inception=True)
         c.progan.stable_images = c.progan.transition_images = 4000
-        c.eval.num_samples = 1000
-        c.eval.ppl_num_samples = 0
     elif variant == "paper":
         c.dataset.image_size = 128
         c.batch_size = 16

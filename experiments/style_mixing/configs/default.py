@@ -16,6 +16,7 @@ Variants: tiny, cpu, paper. Usage:
 import ml_collections
 
 from experiments.stylegan.configs.default import get_config as stylegan_config
+from experiments.stylegan.configs.default import study_budget
 
 PROBS = (0.0, 0.5, 0.9)
 BASE = {"tiny": "tiny", "cpu": "cpu", "paper": "paper_ffhq256"}
@@ -31,11 +32,7 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
     c.eval.mixing_eval = True
     if variant == "cpu":
         # Three runs on 2 workers in <= 60 min: 700 steps (22k images) each; no standard Inception or PPL.
-        c.num_steps = 700
-        c.checkpoint_every = c.sample_every = c.eval.fid_every = 350
-        c.eval.num_samples = 1000
-        c.eval.standard_extractor = ""
-        c.eval.ppl_num_samples = 0
+        study_budget(c, 700, 350)
     return c
 
 

@@ -117,6 +117,19 @@ def base() -> ml_collections.ConfigDict:
     return c
 
 
+def study_budget(c: ml_collections.ConfigDict, steps: int, every: int, *, num_samples: int = 1000,
+                 inception: bool = False, ppl_pairs: int = 0) -> ml_collections.ConfigDict:
+    """A study's cpu budget on `c`: steps, checkpoint/sample/FID interval, domain-FID samples, and whether the
+    standard Inception and PPL (pairs) are computed (both cost minutes per run on this CPU)."""
+    c.num_steps = steps
+    c.checkpoint_every = c.sample_every = c.eval.fid_every = every
+    c.eval.num_samples = num_samples
+    if not inception:
+        c.eval.standard_extractor = ""
+    c.eval.ppl_num_samples = ppl_pairs
+    return c
+
+
 def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
     c = base()
     if variant == "tiny":

@@ -12,7 +12,7 @@ Usage: python -m experiments.sweep --config experiments/stylegan_configs/configs
 
 import ml_collections
 
-from experiments.stylegan.configs.default import PAPER_CONFIGS
+from experiments.stylegan.configs.default import PAPER_CONFIGS, study_budget
 from experiments.stylegan.configs.default import get_config as stylegan_config
 
 BASE = {"tiny": "tiny", "cpu": "cpu", "paper": "paper_ffhq256"}
@@ -25,10 +25,7 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
     if variant == "cpu":
         # Six runs in <= 60 min on 2 cores (two sweep workers): 300 steps of batch 32 (9.6k images) each; F's
         # doubled widths cost about 3x per step. Domain FID on 1,000 samples, PPL on 500 pairs.
-        c.num_steps = 300
-        c.checkpoint_every = c.sample_every = c.eval.fid_every = 150
-        c.eval.num_samples = 1000
-        c.eval.ppl_num_samples = 500
+        study_budget(c, 300, 150, inception=True, ppl_pairs=500)
     return c
 
 

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from genvision_jax.nn import minibatch_stddev
-from genvision_jax.nn.stylegan import EqualizedConv, EqualizedDense, lrelu, pixel_norm
+from genvision_jax.nn.stylegan import EqualizedConv, EqualizedDense, pixel_norm
 
 Array = jax.Array
 
