@@ -86,7 +86,7 @@ def test_missing_catalog_dataset_error_names_dataset_and_dirs(tmp_path, monkeypa
 
 
 def test_unknown_name_split_and_config_errors(tmp_path):
-    with pytest.raises(ValueError, match=r"'digitz'.*\['digits', 'mixture2d', 'shapes', 'synthetic_scenes'\].*tfds:"):
+    with pytest.raises(ValueError, match=r"'digitz'.*\['digits', 'mixture2d', 'shapes', 'synthetic_faces', 'synthetic_scenes'\].*tfds:"):
         get_source("digitz", "train", data_dir=str(tmp_path))
     with pytest.raises(ValueError, match=r"'valid'.*\['test', 'train'\]"):
         get_source("digits", "valid", data_dir=str(tmp_path))
