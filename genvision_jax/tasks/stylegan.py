@@ -299,15 +299,22 @@ def make_generate(setup: StyleGANSetup, mesh: Mesh | None = None) -> Callable:
     noise_strength=1.0)` -> images [B, R, R, C]; psi a scalar or per-layer [num_ws] array."""
     G = setup.generator
 
-    def generate(params, g_vars, z, noise_key, psi=1.0, cutoff=None, noise_mode="random", noise_strength=1.0):
+    def generate(params, g_vars, z, noise_key, psi, cutoff, noise_mode, noise_strength):
         if mesh is not None:
             z = constrain_batch(z, mesh)
         variables = {"params": params, **g_vars}
         ws = G.apply(variables, z, method=G.mapping, psi=psi, cutoff=cutoff)
         return G.apply(variables, ws, noise_mode, noise_strength, method=G.synthesis, rngs={"noise": noise_key})
 
-    # noise_strength: a float or a tuple of per-layer floats (static: it selects the program's constants).
-    return jax.jit(generate, static_argnames=("cutoff", "noise_mode", "noise_strength"))
+    jitted = jax.jit(generate, static_argnames=("cutoff", "noise_mode"))
+    n_layers = G.num_conv_layers
+
+    def call(params, g_vars, z, noise_key, psi=1.0, cutoff=None, noise_mode="random", noise_strength=1.0):
+        # Per-layer noise strengths as an array argument: every noise setting runs the same compiled program.
+        strengths = jnp.broadcast_to(jnp.asarray(noise_strength, jnp.float32), (n_layers,))
+        return jitted(params, g_vars, z, noise_key, psi, cutoff, noise_mode, strengths)
+
+    return call
 
 
 def make_ppl_distances(setup: StyleGANSetup, distance: Callable[[jax.Array, jax.Array], jax.Array], *,

