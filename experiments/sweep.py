@@ -76,14 +76,17 @@ def _claim(root: Path, run_dir: Path) -> bool:
 
 def _train_runs(study: str, base, sweep: list[dict], seeds: list[int], vmapped_seeds: bool, root: Path,
                 claim: bool) -> None:
-    """Train every run of `sweep` without results.json (only the ones this worker claims when `claim`)."""
-    train = trainer_of(base)
+    """Train every run of `sweep` without results.json (only the ones this worker claims when `claim`), each with
+    the trainer its own config names (an entry may switch `trainer`)."""
+    for entry in sweep:  # every entry's trainer exists, before anything trains
+        trainer_of(apply_overrides(base, entry["overrides"]))
     for i, entry in enumerate(sweep):
         for seed in seeds:
             wd = root / entry["name"] if vmapped_seeds else root / entry["name"] / f"seed{seed}"
             if (wd / "results.json").exists() or (claim and not _claim(root, wd)):
                 continue
             config = apply_overrides(base, {**entry["overrides"], "seed": seed})
+            train = trainer_of(config)
             t0 = time.time()
             print(f"[{i + 1}/{len(sweep)}] {entry['name']} seed {seed}", flush=True)
             try:

@@ -116,3 +116,23 @@ def test_every_study_sweep_applies_to_its_config(study):
         for e in entries:
             sweep.apply_overrides(base, e["overrides"])
     assert set(module.TABLE["metrics"])
+
+
+def test_sweep_runs_each_entry_with_the_trainer_its_config_names(tmp_path, monkeypatch):
+    """progressive_vs_skip's entries switch `trainer`: each run goes to its own family trainer (the trainers are
+    replaced by recorders, so nothing trains)."""
+    called = []
+
+    def recorder(name):
+        def train(config, workdir):
+            called.append((name, config.trainer, Path(workdir).parent.name))
+            raise FloatingPointError("recorded")  # tabulated as a failed run; the sweep goes on
+        return train
+
+    monkeypatch.setattr("genvision_jax.tasks.progan_images.train_and_evaluate", recorder("progan_images"))
+    monkeypatch.setattr("genvision_jax.tasks.stylegan_images.train_and_evaluate", recorder("stylegan_images"))
+    monkeypatch.chdir(REPO)
+    sweep.run_sweep(str(REPO / "experiments/progressive_vs_skip/configs/default.py") + ":cpu", str(tmp_path),
+                    seeds=[0])
+    assert called == [("progan_images", "progan_images", "progan"),
+                      ("stylegan_images", "stylegan_images", "stylegan2")]
