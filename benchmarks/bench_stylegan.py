@@ -204,8 +204,11 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     import torch
 
+    torch.set_num_threads(len(os.sched_getaffinity(0)))  # as many threads as the cores this process may use
+
     out = {"benchmark": "stylegan2_train_step", "protocol": __doc__.split("\n\n", 1)[1].strip(),
            "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                       "cores_usable": len(os.sched_getaffinity(0)),
                        "loadavg_at_start": os.getloadavg(), "jax": jax.__version__, "devices": jax.device_count(),
                        "torch_threads": torch.get_num_threads()},
            "steps": []}

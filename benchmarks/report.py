@@ -160,7 +160,7 @@ def stylegan_step(results: Path, file: str = "stylegan2_step.json") -> str:
                      f"{row['ours']['compile_s']:.0f} |")
     m = doc["machine"]
     return "\n".join(lines) + (f"\n\n_Mean over a 16-step period (1 R1 step, 4 path-length steps), after a warm-up period; "
-                               f"{m['cpu']} ({m['cores']} cores), torch {m['torch_threads']} threads, load average at "
+                               f"{m['cpu']} ({m.get('cores_usable', m['cores'])} of {m['cores']} cores usable by the process), torch {m['torch_threads']} threads, load average at "
                                f"start {m['loadavg_at_start'][0]:.1f}; source `benchmarks/results/{file}`._")
 
 
