@@ -29,8 +29,9 @@ def get_config(variant: str = "cpu") -> ml_collections.ConfigDict:
     c.eval.variation_latents = 8
     c.eval.variation_draws = 16 if variant != "tiny" else 2
     if variant == "cpu":
-        # Four runs on 2 workers in <= 60 min: 700 steps (22k images) each; no standard Inception or PPL.
-        study_budget(c, 700, 350)
+        # Four runs within this session's share of the 2-core machine: 300 steps (9.6k images) each; no standard
+        # Inception or PPL.
+        study_budget(c, 300, 150)
     return c
 
 
