@@ -12,10 +12,10 @@ The uninterrupted runs are made once per trainer, in this process (on 1 and on 8
 the tests of that trainer (one xdist group per trainer). A process started with 8 local CPU devices gives
 bit for bit the numbers of this 8-device process, so the kill -9 runs use 8 devices and compare with it.
 `make test` damages each trainer's checkpoint in one of the three ways (every way on two trainers), so
-every trainer's resume from a checkpoint is proven bit-identical in process (ProGAN's from step 4, inside its
-16x16 fade-in); it kills four trainers (dcgan, instant_ngp, reid, stylegan with ADA's p != 0) with SIGKILL and
-runs the 2-process test for dcgan. `make test-full` (GENVISION_TEST_FULL=1) does all three damages, the kill
-(progan's during its 8x8 fade-in) and the 2-process run for every trainer named above.
+every trainer's resume from a checkpoint is proven bit-identical in process; it kills five trainers (dcgan,
+instant_ngp, reid, stylegan with ADA's p != 0, progan during its 8x8 fade-in) with SIGKILL and runs the 2-process
+test for dcgan. `make test-full` (GENVISION_TEST_FULL=1) does all three damages, the kill and the 2-process run
+for every trainer named above.
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def eight(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", per_trainer(*(() if FULL else ("dcgan", "instant_ngp", "reid", "stylegan"))))
+@pytest.mark.parametrize("name", per_trainer(*(() if FULL else ("dcgan", "instant_ngp", "reid", "stylegan", "progan"))))
 def test_kill9_then_resume_ends_bit_identical(tmp_path, name, eight):
     """SIGKILL right after the step-2 checkpoint's manifest lands; the re-run resumes from a
     checkpoint (not step 0) and ends with the exact state of an uninterrupted run on the same device
