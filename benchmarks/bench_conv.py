@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import jaxlib
 import numpy as np
 
+from benchmarks.timing import seconds as _seconds
 from genvision_jax.nn import Conv, ConvTranspose, DepthwiseConv
 from genvision_jax.nn.conv import IMPLS, conv2d, conv_impl, conv_transpose2d, conv_transpose_impl
 
@@ -78,17 +79,6 @@ LAYERS = [
     ("pointwise_1x1_256-64_16", "conv", 256, 64, 16, 1, 1, 0, 16),
     ("thin_in_3x3_3-64_64", "conv", 3, 64, 64, 3, 1, 1, 16),
 ]
-
-
-def _seconds(run, repeats: int) -> dict:
-    """{'median', 'min', 'max'} seconds of `repeats` calls after one warm-up (and compiling) call."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return {"median": statistics.median(times), "min": min(times), "max": max(times)}
 
 
 def matmul_peak(repeats: int, n: int = 2048) -> dict:

@@ -19,6 +19,7 @@ import time
 import jax
 import numpy as np
 
+from benchmarks.timing import compile_and_count
 from genvision_jax.losses.gan import non_saturating
 from genvision_jax.models.gan import DCGANDiscriminator, DCGANGenerator
 from genvision_jax.train import make_mesh, make_optimizer, to_global_batch
@@ -37,12 +38,7 @@ def bench_jax(image_size, channels, batch, steps, warmup):
     x = np.random.default_rng(0).uniform(-1, 1, (batch, image_size, image_size, channels)).astype(np.float32)
     batch_arr = to_global_batch({"image": x}, mesh)
     root = jax.random.key(0)
-    t0 = time.perf_counter()
-    compiled = step.lower(state, batch_arr, root).compile()
-    compile_s = time.perf_counter() - t0
-    cost = compiled.cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    flops = float(cost.get("flops", float("nan"))) if cost else float("nan")
+    _, compile_s, flops = compile_and_count(step, state, batch_arr, root)
     times = []
     for i in range(warmup + steps):
         t = time.perf_counter()

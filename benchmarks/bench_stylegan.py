@@ -31,6 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks.timing import compile_and_count, seconds
+
 CHANNEL_MAX = 64
 DIM = 128
 
@@ -59,12 +61,7 @@ def bench_jax_step(size: int, batch: int, periods: int) -> dict:
     x = np.random.default_rng(0).uniform(-1, 1, (batch, size, size, 3)).astype(np.float32)
     b = to_global_batch({"image": x}, mesh)
     root = jax.random.key(0)
-    t0 = time.perf_counter()
-    compiled = step.lower(state, b, root).compile()
-    compile_s = time.perf_counter() - t0
-    cost = compiled.cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    flops = float(cost.get("flops", float("nan"))) if cost else float("nan")
+    _, compile_s, flops = compile_and_count(step, state, b, root)
     for _ in range(16):  # warm-up period (every branch of the lazy regularizers runs)
         state, m = step(state, b, root)
     jax.block_until_ready(state)
@@ -140,14 +137,8 @@ def bench_torch_step(size: int, batch: int, periods: int) -> dict:
             "torch": torch.__version__, "final_d_loss": last}
 
 
-def _time(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+def _median_s(fn, repeats: int) -> float:
+    return seconds(fn, repeats)["median"]
 
 
 def bench_modconv_layers(batch: int, repeats: int) -> list[dict]:
@@ -169,23 +160,23 @@ def bench_modconv_layers(batch: int, repeats: int) -> list[dict]:
             fwd = jax.jit(lambda v, x, w, m=m: m.apply(v, x, w))
             both = jax.jit(jax.grad(lambda v, x, w, m=m: jnp.sum(jnp.square(m.apply(v, x, w))), argnums=(0, 1)))
             if impl == "grouped" and res >= 32:  # XLA:CPU's grouped conv backward takes minutes at these sizes
-                row[f"ours_{impl}_fwd_ms"] = 1e3 * _time(lambda: jax.block_until_ready(fwd(v, x, w)), repeats)
+                row[f"ours_{impl}_fwd_ms"] = 1e3 * _median_s(lambda: jax.block_until_ready(fwd(v, x, w)), repeats)
                 row[f"ours_{impl}_fwd_bwd_ms"] = None
                 continue
-            row[f"ours_{impl}_fwd_ms"] = 1e3 * _time(lambda: jax.block_until_ready(fwd(v, x, w)), repeats)
-            row[f"ours_{impl}_fwd_bwd_ms"] = 1e3 * _time(lambda: jax.block_until_ready(both(v, x, w)), repeats)
+            row[f"ours_{impl}_fwd_ms"] = 1e3 * _median_s(lambda: jax.block_until_ready(fwd(v, x, w)), repeats)
+            row[f"ours_{impl}_fwd_bwd_ms"] = 1e3 * _median_s(lambda: jax.block_until_ready(both(v, x, w)), repeats)
         tm = ModulatedConv2d(cin, cout, 3, DIM, upsample=up)
         xt = torch.randn(batch, cin, hin, hin, requires_grad=True)
         wt = torch.randn(batch, DIM)
         with torch.no_grad():
-            row["torch_grouped_fwd_ms"] = 1e3 * _time(lambda: tm(xt, wt), repeats)
+            row["torch_grouped_fwd_ms"] = 1e3 * _median_s(lambda: tm(xt, wt), repeats)
 
         def fb():
             tm.zero_grad()
             xt.grad = None
             tm(xt, wt).pow(2).sum().backward()
 
-        row["torch_grouped_fwd_bwd_ms"] = 1e3 * _time(fb, repeats)
+        row["torch_grouped_fwd_bwd_ms"] = 1e3 * _median_s(fb, repeats)
         row["ratio_best_ours_over_torch_fwd_bwd"] = min(
             v for k, v in row.items() if k.startswith("ours_") and k.endswith("fwd_bwd_ms") and v) / \
             row["torch_grouped_fwd_bwd_ms"]
